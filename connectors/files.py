@@ -1,0 +1,1 @@
+"""Placeholder until the CSV/JSONL connectors land (issue 2)."""

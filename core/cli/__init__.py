@@ -1,0 +1,45 @@
+"""The `leadbridge` command line. One module per command group; this one only assembles.
+
+Our own errors are shown as one clear message (no traceback) with the error's exit code:
+2 for usage and configuration problems, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import LeadbridgeError
+from . import connectors_cmd, dedupe_cmd, sandbox_cmd, sync_cmd
+
+app = typer.Typer(
+    name="leadbridge",
+    help="Move leads from CRMs and files into MEGA, de-duplicated offline, exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (connectors_cmd, dedupe_cmd, sandbox_cmd, sync_cmd):
+    _module.register(app)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from .._version import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except LeadbridgeError as exc:  # raised outside a command's own handling
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)

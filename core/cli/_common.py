@@ -1,0 +1,72 @@
+"""Helpers every command module shares: error display, connector construction from CLI args."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from ..connector import Connector
+from ..errors import ConfigError, LeadbridgeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_WORKSPACE = Path(".leadbridge") / "workspace.duckdb"
+
+
+def friendly_errors(func: F) -> F:
+    """Show a LeadbridgeError as 'Error: message' on stderr and exit with its code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LeadbridgeError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, str]:
+    """Parse repeated ``--option key=value`` into a dict; a malformed pair is a ConfigError."""
+    options: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option expects key=value, got {pair!r}")
+        options[key.strip()] = value
+    return options
+
+
+def build_connector(
+    name: str,
+    path: str | None = None,
+    options: list[str] | None = None,
+    **named: Any,
+) -> Connector:
+    """Look the connector up in the plugin registry and build it from CLI arguments.
+
+    ``path`` fills the connector's positional option; ``named`` are CLI flags such as
+    ``id_column`` or ``encoding`` passed only when the user gave them (None is dropped).
+    """
+    from ..plugins import load_registry
+
+    info = load_registry().get(name)
+    given: dict[str, Any] = parse_options(options)
+    if path is not None:
+        if info.cls.positional is None:
+            raise ConfigError(f"connector {name!r} takes no PATH argument; use --option")
+        given[info.cls.positional] = path
+    declared = {opt.name for opt in info.cls.options}
+    for key, value in named.items():
+        if value is None:
+            continue
+        if key not in declared:
+            raise ConfigError(f"connector {name!r} has no option {key!r}")
+        given[key] = value
+    return info.cls(**given)

@@ -1,0 +1,200 @@
+"""MEGA's rules as leadbridge assumes them — written down once.
+
+MEGA documents its dedup and merge only partly (shared/reference/mega-api.md, section 14).
+Every assumption leadbridge makes lives here and is used by the normalizer (as SQL), the
+planner and the sandbox (as Python) alike, so the three can never drift apart. Each one is
+explained in docs/mega-model.md; change both together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+# --- documented constants -------------------------------------------------------------
+
+SOURCE_PLATFORMS: tuple[str, ...] = (
+    "google_ads", "meta_ads", "google_organic", "direct", "referral", "hubspot",
+    "zoho", "ghl", "shopify", "zenmaid", "lead_docket", "salesforce",
+)
+SOURCE_TYPES: tuple[str, ...] = ("form", "phone_call", "email", "chat", "sms", "manual", "import")
+LEAD_LINES: tuple[str, ...] = ("buyer", "seller")
+ON_DUPLICATE: tuple[str, ...] = ("update", "skip")
+ROW_STATUSES: tuple[str, ...] = ("created", "updated", "skipped", "failed")
+
+BULK_MAX_ROWS = 500
+BULK_PER_MINUTE = 10
+DEFAULT_PER_MINUTE = 60
+DEFAULT_PER_HOUR = 1000
+
+BULK_ENDPOINT = "/api/agents/crm/leads/bulk"
+CREATE_ENDPOINT = "/api/agents/crm/leads"
+LIST_ENDPOINT = "/api/agents/crm/leads"
+
+SCOPE_READ = "public_api:leads:read"
+SCOPE_WRITE = "public_api:leads:write"
+SCOPE_WEBHOOKS = "public_api:webhooks:manage"
+
+#: Fields a bulk row may carry (BulkLeadRow); anything else is never sent.
+BULK_ROW_FIELDS: tuple[str, ...] = (
+    "row_ref", "contact_name", "contact_phone", "contact_email", "source_platform",
+    "source_type", "stage_slug", "owner_id", "lead_line", "custom_fields",
+)
+
+# --- keys -------------------------------------------------------------------------------
+
+#: Characters stripped around an email. Python's str.strip() knows most of them, DuckDB's
+#: trim() only the space, so the set is explicit and shared by both implementations.
+SURROUNDING_WHITESPACE = (
+    " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_WS_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in SURROUNDING_WHITESPACE)
+
+#: An extension at the end of a phone: "x222", "ext. 222", "extension 222", "#222", ";ext=222".
+PHONE_EXTENSION_PATTERN = r"(?i)\s*(?:;\s*ext\s*=|ext(?:ension)?\.?|x|#)\s*([0-9]+)\s*$"
+_PHONE_EXTENSION = re.compile(PHONE_EXTENSION_PATTERN)
+_NON_DIGIT = re.compile(r"[^0-9]")
+
+PHONE_KEY_DIGITS = 10
+
+#: Plausible address: one @, something before, a dotted domain after, no whitespace.
+#: MEGA's own validator is undocumented (section 14.9); this is deliberately permissive so
+#: we never reject what MEGA would accept, and flags only what it surely rejects.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+def strip_surrounding(value: str) -> str:
+    """Strip every kind of surrounding whitespace (the set DuckDB's trim() misses)."""
+    return value.strip(SURROUNDING_WHITESPACE)
+
+
+def email_key(value: str | None) -> str | None:
+    """MEGA's email match key: trimmed and lower-cased; empty gives no key.
+
+    No Gmail dot-folding or plus-stripping: MEGA does not do it, and doing it here would
+    predict merges MEGA never makes.
+    """
+    if value is None:
+        return None
+    key = strip_surrounding(value).lower()
+    return key or None
+
+
+def is_valid_email(value: str | None) -> bool:
+    """Whether MEGA would accept the address (see EMAIL_PATTERN)."""
+    return value is not None and bool(_EMAIL.match(strip_surrounding(value)))
+
+
+def split_phone_extension(value: str) -> tuple[str, str | None]:
+    """Return (phone without extension, extension or None)."""
+    match = _PHONE_EXTENSION.search(value)
+    if not match or not _NON_DIGIT.sub("", value[: match.start()]):
+        return strip_surrounding(value), None
+    return strip_surrounding(value[: match.start()]), match.group(1)
+
+
+def clean_phone(value: str | None) -> str | None:
+    """The phone value leadbridge sends: extension removed, surrounding space stripped.
+
+    MEGA keys on the last 10 digits of what it receives; removing the extension first
+    guarantees MEGA's key of the sent value equals our phone_key.
+    """
+    if value is None:
+        return None
+    cleaned, _ = split_phone_extension(value)
+    return cleaned if _NON_DIGIT.sub("", cleaned) else None
+
+
+def phone_key(value: str | None) -> str | None:
+    """MEGA's phone match key: digits only (after removing an extension), the last 10."""
+    if value is None:
+        return None
+    cleaned, _ = split_phone_extension(value)
+    digits = _NON_DIGIT.sub("", cleaned)
+    return digits[-PHONE_KEY_DIGITS:] or None
+
+
+def mega_phone_key(sent_value: str | None) -> str | None:
+    """What MEGA itself computes from a phone it receives: digits, last 10 (no ext logic)."""
+    if sent_value is None:
+        return None
+    return _NON_DIGIT.sub("", sent_value)[-PHONE_KEY_DIGITS:] or None
+
+
+# --- the same keys as DuckDB SQL macros ---------------------------------------------------
+
+def duckdb_macros() -> list[str]:
+    """CREATE MACRO statements computing the keys exactly like the Python functions above.
+
+    tests/properties checks the SQL and the Python agree on generated input.
+    """
+    ws = _WS_CLASS
+    ext = PHONE_EXTENSION_PATTERN.replace("(?i)", "")
+    return [
+        f"CREATE OR REPLACE MACRO lb_strip(s) AS regexp_replace(s, '^[{ws}]+|[{ws}]+$', '', 'g')",
+        "CREATE OR REPLACE MACRO lb_email_key(s) AS nullif(lower(lb_strip(s)), '')",
+        f"CREATE OR REPLACE MACRO lb_email_valid(s) AS coalesce(regexp_full_match(lb_strip(s), '{EMAIL_PATTERN[1:-1]}'), false)",
+        # extension only counts when digits remain before it (mirrors split_phone_extension)
+        f"""CREATE OR REPLACE MACRO lb_phone_noext(s) AS CASE
+              WHEN regexp_matches(s, '{ext}', 'i')
+               AND regexp_replace(regexp_replace(s, '{ext}', '', 'i'), '[^0-9]', '', 'g') <> ''
+              THEN lb_strip(regexp_replace(s, '{ext}', '', 'i'))
+              ELSE lb_strip(s) END""",
+        f"CREATE OR REPLACE MACRO lb_phone_ext(s) AS CASE WHEN lb_phone_noext(s) IS DISTINCT FROM lb_strip(s) THEN regexp_extract(s, '{ext}', 1, 'i') END",
+        "CREATE OR REPLACE MACRO lb_phone_digits(s) AS regexp_replace(lb_phone_noext(s), '[^0-9]', '', 'g')",
+        f"CREATE OR REPLACE MACRO lb_phone_key(s) AS nullif(right(lb_phone_digits(s), {PHONE_KEY_DIGITS}), '')",
+        "CREATE OR REPLACE MACRO lb_phone_clean(s) AS CASE WHEN lb_phone_digits(s) <> '' THEN lb_phone_noext(s) END",
+    ]
+
+
+# --- matching and merging (used by the planner and the sandbox) ---------------------------
+
+MatchedBy = Literal["email", "phone"]
+
+
+def find_match(
+    email: str | None,
+    phone: str | None,
+    by_email: Mapping[str, str],
+    by_phone: Mapping[str, str],
+) -> tuple[str | None, MatchedBy | None]:
+    """Locate the lead an incoming row merges into: email first, then phone.
+
+    ``by_email``/``by_phone`` map a key to the id of the *oldest* lead holding it (MEGA's
+    assumed tie-break, section 14.1). Returns (lead_id, matched_by) or (None, None).
+    """
+    ek, pk = email_key(email), mega_phone_key(phone)
+    if ek is not None and ek in by_email:
+        return by_email[ek], "email"
+    if pk is not None and pk in by_phone:
+        return by_phone[pk], "phone"
+    return None, None
+
+
+def merge_fields(stored: dict[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
+    """MEGA's assumed merge for ``on_duplicate=update``.
+
+    Non-empty incoming values replace stored ones, empty ones leave them; custom fields
+    merge key by key; an existing stage is kept (API 1.1.0). Returns the merged lead.
+    """
+    merged = dict(stored)
+    for field, value in incoming.items():
+        if field in ("row_ref",) or _is_empty(value):
+            continue
+        if field == "custom_fields":
+            fields = dict(merged.get("custom_fields") or {})
+            fields.update({k: v for k, v in value.items() if not _is_empty(v)})
+            merged["custom_fields"] = fields
+        elif field == "stage_slug":
+            if not merged.get("stage_slug"):
+                merged["stage_slug"] = value
+        else:
+            merged[field] = value
+    return merged
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and strip_surrounding(value) == "")

@@ -1,0 +1,1 @@
+"""The followupboss connector (not yet built; registers nothing)."""

@@ -1,0 +1,1 @@
+"""The ghl connector (not yet built; registers nothing)."""

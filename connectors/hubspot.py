@@ -1,0 +1,1 @@
+"""The hubspot connector (not yet built; registers nothing)."""

@@ -1,0 +1,1 @@
+"""The lead_docket connector (not yet built; registers nothing)."""

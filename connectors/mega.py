@@ -1,0 +1,1 @@
+"""The mega connector (not yet built; registers nothing)."""

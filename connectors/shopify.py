@@ -1,0 +1,1 @@
+"""The shopify connector (not yet built; registers nothing)."""

@@ -1,0 +1,1 @@
+"""The zoho connector (not yet built; registers nothing)."""

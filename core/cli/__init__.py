@@ -11,7 +11,7 @@ import sys
 import typer
 
 from ..errors import LeadbridgeError
-from . import connectors_cmd, dedupe_cmd, sandbox_cmd, sync_cmd
+from . import connectors_cmd, dedupe_cmd, map_cmd, sandbox_cmd, sync_cmd
 
 app = typer.Typer(
     name="leadbridge",
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (connectors_cmd, dedupe_cmd, sandbox_cmd, sync_cmd):
+for _module in (connectors_cmd, dedupe_cmd, sandbox_cmd, sync_cmd, map_cmd):
     _module.register(app)
 
 

@@ -1,0 +1,79 @@
+"""Where the client's base URL, token and customer come from: arguments first, then the env.
+
+The token is wrapped in :class:`leadbridge.connector.Secret` as soon as it is read, so it
+never shows itself in a ``repr``, a log line or a traceback's locals.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..connector import Secret
+from ..errors import ConfigError
+
+__all__ = ["DEFAULT_BASE_URL", "ENV_BASE_URL", "ENV_CUSTOMER_ID", "ENV_TOKEN", "MegaSettings",
+           "resolve_settings"]
+
+DEFAULT_BASE_URL = "https://app.gomega.ai"
+ENV_BASE_URL = "MEGA_BASE_URL"
+ENV_TOKEN = "MEGA_TOKEN"
+ENV_CUSTOMER_ID = "MEGA_CUSTOMER_ID"
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class MegaSettings:
+    """Resolved connection settings; the token is a Secret."""
+
+    base_url: str
+    token: Secret
+    customer_id: str
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_settings(base_url: str | None = None, token: str | Secret | None = None,
+                     customer_id: str | None = None, *, env: Mapping[str, str] | None = None,
+                     allow_http: bool = False) -> MegaSettings:
+    """Arguments win over ``MEGA_BASE_URL`` / ``MEGA_TOKEN`` / ``MEGA_CUSTOMER_ID``.
+
+    Raises ConfigError naming every missing or malformed variable at once.
+    """
+    env = os.environ if env is None else env
+    url = (base_url or env.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip().rstrip("/")
+    raw_token = token.reveal() if isinstance(token, Secret) else token
+    raw_token = (raw_token or env.get(ENV_TOKEN) or "").strip()
+    customer = (customer_id or env.get(ENV_CUSTOMER_ID) or "").strip()
+
+    problems: list[str] = []
+    if not raw_token:
+        problems.append(f"no MEGA token: set {ENV_TOKEN} (or pass token=...); MEGA issues "
+                        "keys that look like mega_<64 hex>")
+    if not customer:
+        problems.append(f"no MEGA customer: set {ENV_CUSTOMER_ID} (or pass customer_id=...) "
+                        "to the customer UUID the key is locked to")
+    elif not _UUID.match(customer):
+        problems.append(f"{ENV_CUSTOMER_ID} must be a UUID like "
+                        "123e4567-e89b-12d3-a456-426614174000")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{ENV_BASE_URL} must be an http(s) URL like {DEFAULT_BASE_URL}")
+    elif parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
+        problems.append(f"{ENV_BASE_URL} uses plain http to a non-loopback host "
+                        f"({parts.hostname}): the token would travel unencrypted; use https")
+    if problems:
+        raise ConfigError("MEGA client configuration: " + "; ".join(problems))
+    return MegaSettings(base_url=url, token=Secret(raw_token), customer_id=customer)

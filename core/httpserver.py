@@ -101,9 +101,11 @@ class JSONServer:
         *,
         max_body: int = 10 * 1024 * 1024,
         error: Callable[[int, str], Response] | None = None,
+        poll_interval: float = 0.5,
     ) -> None:
         self.router = router
         self.max_body = max_body
+        self.poll_interval = poll_interval  # how long stop() may wait for the serve loop
         self._error = error or (lambda status, msg: Response(status, {"error": msg}))
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -116,13 +118,14 @@ class JSONServer:
 
     def start(self) -> JSONServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="jsonserver",
+                                        kwargs={"poll_interval": self.poll_interval},
                                         daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (for a CLI command) until interrupted."""
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(poll_interval=self.poll_interval)
 
     def stop(self) -> None:
         self._httpd.shutdown()

@@ -1,0 +1,465 @@
+"""``leadbridge.sync`` and ``leadbridge.plan``: the whole job, from Python or the CLI.
+
+extract -> stage -> build (normalize, cluster, merge) -> plan -> chunk -> push -> ledger ->
+report. Every step writes to the workspace; a run killed anywhere is resumed by the next
+``sync`` on the same workspace (its stored chunks are re-sent with the same bytes and keys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..chunking import canonical_json, idempotency_key, make_chunks
+from ..connector import Connector
+from ..errors import ConfigError
+from ..mega_model import BULK_ENDPOINT, CREATE_ENDPOINT
+from . import ledger, pull, report, runs
+from .job import Job
+from .planner import Known, RowPlan, live_body, plan_rows
+from .progress import Progress
+from .push import RunStopped, push
+
+NO_TOKEN = ("no MEGA token: set MEGA_TOKEN and MEGA_CUSTOMER_ID (and MEGA_BASE_URL if not "
+            "https://app.gomega.ai) to sync to MEGA, or add --sandbox to rehearse the same job "
+            "against an in-process sandbox")
+
+
+@dataclass
+class PlanResult:
+    """What a sync would do, computed offline."""
+
+    workspace: Path | None
+    summary: dict[str, Any]
+    rows: list[RowPlan] = field(default_factory=list, repr=False)
+    exit_code: int = 0
+
+
+@dataclass
+class SyncResult:
+    """A finished (or stopped) run: summary, per-record outcomes, where it all lives."""
+
+    run_id: str
+    workspace: Path | None
+    status: str
+    summary: dict[str, Any]
+    outcomes: list[dict[str, Any]] = field(repr=False)
+    exit_code: int
+    resumed: list[str] = field(default_factory=list)
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+def _connector(source: Connector | str | None, path: str | None,
+               options: Mapping[str, Any] | None) -> Connector:
+    if isinstance(source, Connector):
+        return source
+    if not source:
+        raise ConfigError("no source: name a connector (e.g. `sync csv leads.csv`) or give "
+                          "--job job.toml")
+    from ..plugins import load_registry
+
+    info = load_registry().get(source)
+    given = dict(options or {})
+    if path is not None:
+        if info.cls.positional is None:
+            raise ConfigError(f"connector {source!r} takes no PATH argument; use --option")
+        given[info.cls.positional] = path
+    return info.cls(**given)
+
+
+def _engine_options(engine: Mapping[str, Any] | Any | None) -> Any:
+    from ..engine import EngineOptions
+
+    if engine is None or isinstance(engine, EngineOptions):
+        return engine
+    try:
+        return EngineOptions(**dict(engine))
+    except TypeError as exc:
+        raise ConfigError(f"[engine] options: {exc}") from None
+
+
+def _counted(items: Iterable[Any], progress: Progress) -> Iterator[Any]:
+    for item in items:
+        yield item
+        progress.advance("records", item.num_rows if isinstance(item, pa.RecordBatch) else 1)
+
+
+def _stats(result: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(result):
+        return {k: v for k, v in dataclasses.asdict(result).items()
+                if isinstance(v, (int, float, str, bool)) or v is None}
+    return {k: getattr(result, k) for k in (
+        "records", "rejected", "clusters", "largest_cluster", "golden_rows", "conflicts",
+        "placeholder_keys") if hasattr(result, k)}
+
+
+def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options: Any,
+                       progress: Progress, *, save_cursor: bool) -> dict[str, Any]:
+    from ..engine import build, stage
+
+    state = ledger.load_cursor(ws.con, label)
+    progress.task("records")
+    staged = stage(ws, label, _counted(connector.records(state), progress))
+    if save_cursor:
+        with ledger.transaction(ws.con):
+            ledger.save_cursor(ws.con, label, state)
+    result = build(ws, engine_options)
+    stats = _stats(result)
+    stats["staged"] = getattr(staged, "staged", None)
+    return stats
+
+
+def _golden(ws: Any) -> list[dict[str, Any]]:
+    from ..engine import golden_rows
+
+    return golden_rows(ws)
+
+
+def _sandbox_identity(con: Any) -> tuple[str, str]:
+    """The --sandbox customer (kept in the workspace) and its token (derived, never stored)."""
+    customer = ledger.get_meta(con, "sandbox_customer_id")
+    if customer is None:
+        customer = str(uuid.uuid4())
+        with ledger.transaction(con):
+            ledger.set_meta(con, "sandbox_customer_id", customer)
+    token = "mega_" + hashlib.sha256(f"leadbridge-sandbox:{customer}".encode()).hexdigest()
+    return customer, token
+
+
+@contextmanager
+def _target(ws: Any, *, sandbox: Any, base_url: str | None, token: str | None,
+            customer_id: str | None, client: Any,
+            known: Known) -> Iterator[tuple[Any, Known]]:
+    """A MegaClient for the run's target: MEGA from the environment, or a sandbox."""
+    from ..mega import MegaClient
+
+    if client is not None:
+        yield client, known
+        return
+    if sandbox:
+        from ..sandbox import Sandbox, SandboxConfig, TokenGrant
+
+        own = not isinstance(sandbox, Sandbox)
+        if own:
+            customer, tok = _sandbox_identity(ws.con)
+            db = None if ws.path is None else ws.path.with_name(ws.path.stem + ".sandbox.duckdb")
+            overrides = dict(sandbox) if isinstance(sandbox, Mapping) else {}
+            box = Sandbox(SandboxConfig(tokens=(TokenGrant(tok, customer),), db_path=db,
+                                        **overrides)).start()
+        else:
+            box = sandbox
+            grant = box.config.tokens[0]
+            customer, tok = grant.customer_id, grant.token
+        cfg = box.config
+        known = Known(known.stages or frozenset(cfg.stages), known.owners or frozenset(cfg.owners))
+        try:
+            with MegaClient(box.base_url, tok, customer, time_scale=cfg.time_scale,
+                            env={}) as mega:
+                yield mega, known
+        finally:
+            if own:
+                box.stop()
+        return
+    if not (token or os.environ.get("MEGA_TOKEN")):
+        raise ConfigError(NO_TOKEN)
+    with MegaClient(base_url, token, customer_id) as mega:
+        yield mega, known
+
+
+def _store_plan(con: Any, run_id: str, plans: list[RowPlan], *, customer_id: str, mode: str,
+                on_duplicate: str, dry_run: bool, build_stats: dict[str, Any]) -> int:
+    """Rows, chunks (exact bytes and keys) and the lineage copy, in one transaction."""
+    to_send = [p for p in plans if p.action == "send"]
+    chunk_rows: list[dict[str, Any]] = []
+    if mode == "live":
+        for i, p in enumerate(to_send):
+            body = canonical_json(live_body(p.body))
+            chunk_rows.append({"index": i, "endpoint": CREATE_ENDPOINT, "body": body,
+                               "key": idempotency_key(customer_id, CREATE_ENDPOINT, body),
+                               "n": 1})
+            p.chunk_index = i
+    else:
+        chunks = make_chunks([p.body for p in to_send], customer_id=customer_id,
+                             on_duplicate=on_duplicate, dry_run=dry_run)
+        pos = 0
+        for chunk in chunks:
+            chunk_rows.append({"index": chunk.index, "endpoint": BULK_ENDPOINT,
+                               "body": chunk.body, "key": chunk.idempotency_key,
+                               "n": len(chunk.row_refs)})
+            for _ in chunk.row_refs:
+                to_send[pos].chunk_index = chunk.index
+                pos += 1
+    rows = pa.Table.from_pylist([{
+        "run_id": run_id, "ord": p.ord, "row_ref": p.row_ref, "send_hash": p.send_hash,
+        "action": p.action, "chunk_index": p.chunk_index,
+        "predicted_status": p.predicted_status, "predicted_lead_id": p.predicted_lead_id,
+        "predicted_matched_by": p.predicted_matched_by,
+        "predicted_errors": ledger.dumps(p.predicted_errors),
+        "status": p.status, "lead_id": p.lead_id, "matched_by": p.matched_by,
+        "errors": ledger.dumps(p.errors), "ignored_custom_fields": None,
+        "body": json.dumps(p.body, sort_keys=True, ensure_ascii=False),
+    } for p in plans], schema=pa.schema([
+        ("run_id", pa.string()), ("ord", pa.int64()), ("row_ref", pa.string()),
+        ("send_hash", pa.string()), ("action", pa.string()), ("chunk_index", pa.int32()),
+        ("predicted_status", pa.string()), ("predicted_lead_id", pa.string()),
+        ("predicted_matched_by", pa.string()), ("predicted_errors", pa.string()),
+        ("status", pa.string()), ("lead_id", pa.string()), ("matched_by", pa.string()),
+        ("errors", pa.string()), ("ignored_custom_fields", pa.string()), ("body", pa.string()),
+    ]))
+    chunks_tbl = pa.Table.from_pylist([{
+        "run_id": run_id, "chunk_index": c["index"], "endpoint": c["endpoint"],
+        "idempotency_key": c["key"], "body": c["body"], "n_rows": c["n"]}
+        for c in chunk_rows], schema=pa.schema([
+            ("run_id", pa.string()), ("chunk_index", pa.int32()), ("endpoint", pa.string()),
+            ("idempotency_key", pa.string()), ("body", pa.binary()), ("n_rows", pa.int32())]))
+    with ledger.transaction(con):
+        con.register("lb_rows", rows)
+        con.register("lb_chunks", chunks_tbl)
+        try:
+            con.execute("INSERT INTO sync_rows SELECT * FROM lb_rows")
+            con.execute("INSERT INTO sync_chunks SELECT run_id, chunk_index, endpoint, "
+                        "idempotency_key, body, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, "
+                        "NULL FROM lb_chunks")
+        finally:
+            con.unregister("lb_rows")
+            con.unregister("lb_chunks")
+        con.execute("INSERT INTO sync_records SELECT ?, source, source_id, row_ref, "
+                    "reject_reason FROM lineage", [run_id])
+        runs.set_phase(con, run_id, "planned", build_stats)
+    return len(chunk_rows)
+
+
+def _finish(con: Any, run: runs.Run, ws_path: Path | None,
+            resumed: list[str] | None = None) -> SyncResult:
+    summary = report.summarize(con, run.run_id)
+    summary["build"] = runs.build_stats(con, run.run_id)
+    summary.update(run_id=run.run_id, source=run.source, mode=run.mode, dry_run=run.dry_run,
+                   on_duplicate=run.on_duplicate)
+    code = report.exit_code(summary["record_status"])
+    status = runs.STOPPED if code == 3 else runs.FINISHED
+    summary["exit_code"] = code
+    with ledger.transaction(con):
+        runs.set_status(con, run.run_id, status, summary=summary, exit_code=code)
+    summary["status"] = status
+    return SyncResult(run.run_id, ws_path, status, summary, report.outcomes(con, run.run_id),
+                      code, list(resumed or []))
+
+
+def _push_run(con: Any, client: Any, run: runs.Run, progress: Progress) -> None:
+    total, done = con.execute(
+        "SELECT count(*), count(*) FILTER (state = 'done') FROM sync_chunks WHERE run_id = ?",
+        [run.run_id]).fetchone()
+    progress.task("chunks", total, live=run.mode == "live")
+    progress.advance("chunks", done)
+    try:
+        push(con, client, run.run_id, customer_id=run.customer_id, dry_run=run.dry_run,
+             on_chunk=lambda _i, _n: progress.advance("chunks"))
+    except (RunStopped, KeyboardInterrupt):
+        with ledger.transaction(con):
+            runs.set_status(con, run.run_id, runs.STOPPED, exit_code=3)
+        raise
+
+
+# --- public API -------------------------------------------------------------------------
+
+def plan(
+    source: Connector | str | None = None,
+    path: str | None = None,
+    *,
+    options: Mapping[str, Any] | None = None,
+    job: str | Path | Job | None = None,
+    workspace: str | Path | None = None,
+    label: str | None = None,
+    on_duplicate: str = "update",
+    mode: str = "bulk",
+    customer_id: str | None = None,
+    stages: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    engine_options: Any = None,
+    progress: bool | None = False,
+) -> PlanResult:
+    """Offline: stage and build, then predict what a sync would send and what MEGA answers.
+
+    Talks to no server. Predictions use the ``mega_leads`` snapshot (``leadbridge pull``).
+    """
+    from ..workspace import Workspace
+
+    if job is not None:
+        spec = job if isinstance(job, Job) else _load_job(job)
+        source, options = spec.connector, spec.options
+        label = label or spec.label
+        on_duplicate, mode = spec.on_duplicate, spec.mode
+        stages, owners = stages or spec.stages, owners or spec.owners
+        engine_options = engine_options or spec.engine
+    connector = _connector(source, path, options)
+    label = label or connector.name
+    bar = Progress(progress)
+    with Workspace.open(workspace) as ws, bar.running():
+        ledger.ensure(ws.con)
+        pull.ensure(ws.con)
+        stats = _extract_and_build(ws, connector, label, _engine_options(engine_options), bar,
+                                   save_cursor=False)
+        customer = (customer_id or os.environ.get("MEGA_CUSTOMER_ID")
+                    or ledger.get_meta(ws.con, "sandbox_customer_id") or "offline")
+        plans = plan_rows(ws.con, _golden(ws), customer_id=customer,
+                          on_duplicate=on_duplicate, known=Known.of(stages, owners))
+        send = [p for p in plans if p.action == "send"]
+        if mode == "live":
+            n_chunks = len(send)
+        else:
+            n_chunks = len(make_chunks([p.body for p in send], customer_id=customer,
+                                       on_duplicate=on_duplicate))
+        predicted = {s: 0 for s in ("created", "updated", "skipped", "failed")}
+        matched = {"email": 0, "phone": 0}
+        for p in send:
+            predicted[p.predicted_status] = predicted.get(p.predicted_status, 0) + 1
+            if p.predicted_matched_by:
+                matched[p.predicted_matched_by] += 1
+        snapshot = ws.con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ?",
+                                  [customer]).fetchone()[0]
+        summary = {
+            **stats,
+            "golden_rows": len(plans),
+            "rows_to_send": len(send),
+            "rows_unchanged": len(plans) - len(send),
+            "chunks": n_chunks,
+            "requests": n_chunks,
+            "endpoint": CREATE_ENDPOINT if mode == "live" else BULK_ENDPOINT,
+            "predicted": predicted,
+            "matched_by": matched,
+            "snapshot_leads": int(snapshot),
+            "customer_id": customer,
+        }
+        return PlanResult(ws.path, summary, plans)
+
+
+def _load_job(path: str | Path) -> Job:
+    from .job import load
+
+    return load(path)
+
+
+def sync(
+    source: Connector | str | None = None,
+    path: str | None = None,
+    *,
+    options: Mapping[str, Any] | None = None,
+    job: str | Path | Job | None = None,
+    workspace: str | Path | None = None,
+    label: str | None = None,
+    on_duplicate: str = "update",
+    mode: str = "bulk",
+    dry_run: bool = False,
+    retry_failed: bool = False,
+    sandbox: Any = False,
+    base_url: str | None = None,
+    token: str | None = None,
+    customer_id: str | None = None,
+    client: Any = None,
+    stages: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    engine_options: Any = None,
+    pull_first: str = "auto",
+    progress: bool | None = False,
+) -> SyncResult:
+    """Run the whole job against MEGA (or a sandbox) and return its outcome.
+
+    ``sandbox``: ``True`` starts an in-process sandbox whose state lives next to the
+    workspace; a running ``leadbridge.sandbox.Sandbox`` is used as is. ``pull_first``:
+    ``auto`` pulls the MEGA snapshot once per customer (first sync), ``always`` pulls
+    incrementally before every run, ``never`` predicts from whatever snapshot exists.
+    A crashed or stopped run on this workspace is resumed first; when it was a run of the same
+    source, its result is the one returned.
+    """
+    from ..workspace import Workspace
+
+    if job is not None:
+        spec = job if isinstance(job, Job) else _load_job(job)
+        source, options = spec.connector, spec.options
+        label = label or spec.label
+        on_duplicate, mode = spec.on_duplicate, spec.mode
+        dry_run = dry_run or spec.dry_run
+        retry_failed = retry_failed or spec.retry_failed
+        sandbox = sandbox or spec.sandbox
+        base_url = base_url or spec.base_url
+        stages, owners = stages or spec.stages, owners or spec.owners
+        engine_options = engine_options or spec.engine
+    if on_duplicate not in ("update", "skip"):
+        raise ConfigError(f"--on-duplicate must be update or skip, not {on_duplicate!r}")
+    if mode not in ("bulk", "live"):
+        raise ConfigError(f"--mode must be bulk or live, not {mode!r}")
+    if mode == "live" and (dry_run or on_duplicate == "skip"):
+        raise ConfigError("--mode live sends single creates, which have neither dry_run nor "
+                          "on_duplicate=skip; use --mode bulk for those")
+    if pull_first not in ("auto", "always", "never"):
+        raise ConfigError("pull_first must be auto, always or never")
+    connector = _connector(source, path, options)
+    label = label or connector.name
+    eng = _engine_options(engine_options)
+    bar = Progress(progress)
+    with Workspace.open(workspace) as ws:
+        con = ws.con
+        ledger.ensure(con)
+        pull.ensure(con)
+        with _target(ws, sandbox=sandbox, base_url=base_url, token=token,
+                     customer_id=customer_id, client=client,
+                     known=Known.of(stages, owners)) as (mega, known), bar.running():
+            cust = str(mega.customer_id)
+            resumed: list[str] = []
+            for old in runs.unfinished(con):
+                if old.phase == "extract":
+                    with ledger.transaction(con):
+                        runs.set_status(con, old.run_id, runs.ABANDONED)
+                    continue
+                if old.customer_id != cust:
+                    raise ConfigError(
+                        f"run {old.run_id} (customer {old.customer_id}) stopped with unsent "
+                        "chunks; resume it against that customer first (set MEGA_CUSTOMER_ID, "
+                        "or --sandbox if it was a sandbox run)")
+                _push_run(con, mega, old, bar)
+                done = _finish(con, runs.get(con, old.run_id), ws.path, [old.run_id])
+                if old.source == label:
+                    return done
+                resumed.append(old.run_id)
+            with ledger.transaction(con):
+                run = runs.create(con, source=label, connector=connector.name, mode=mode,
+                                  dry_run=dry_run, on_duplicate=on_duplicate, customer_id=cust,
+                                  base_url=str(mega.base_url))
+            try:
+                stats = _extract_and_build(ws, connector, label, eng, bar, save_cursor=True)
+            except BaseException:
+                with ledger.transaction(con):
+                    runs.set_status(con, run.run_id, runs.ABANDONED)
+                raise
+            if pull_first == "always" or (pull_first == "auto" and not pull.has_snapshot(con, cust)):
+                pull.pull(con, mega, base_url=str(mega.base_url))
+            plans = plan_rows(con, _golden(ws), customer_id=cust, on_duplicate=on_duplicate,
+                              known=known, retry_failed=retry_failed)
+            _store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
+                        on_duplicate=on_duplicate, dry_run=dry_run, build_stats=stats)
+            _push_run(con, mega, runs.get(con, run.run_id), bar)
+            return _finish(con, runs.get(con, run.run_id), ws.path, resumed)
+
+
+def pull_snapshot(*, workspace: str | Path | None = None, sandbox: Any = False,
+                  base_url: str | None = None, token: str | None = None,
+                  customer_id: str | None = None, full: bool = False) -> pull.PullResult:
+    """``leadbridge pull``: refresh the ``mega_leads`` snapshot from MEGA (or the sandbox)."""
+    from ..workspace import Workspace
+
+    with Workspace.open(workspace) as ws:
+        ledger.ensure(ws.con)
+        with _target(ws, sandbox=sandbox, base_url=base_url, token=token,
+                     customer_id=customer_id, client=None, known=Known()) as (mega, _):
+            return pull.pull(ws.con, mega, base_url=str(mega.base_url), full=full)

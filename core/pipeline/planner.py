@@ -1,0 +1,173 @@
+"""Predict MEGA's answer for every golden row, and decide which rows need sending at all.
+
+Minimal: a row whose content (the exact fields sent, plus ``on_duplicate``) already reached
+a final answer for this customer is not sent again. Predictable: every row sent gets a
+predicted status before any request — ``failed`` when MEGA's validation will refuse it, else
+``created`` or ``updated``/``skipped`` with ``matched_by`` from ``mega_model.find_match``
+against the ``mega_leads`` snapshot. The engine guarantees no two golden rows share a key,
+so each row's outcome is independent of every other row in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from ..chunking import bulk_row, canonical_json
+from ..mega_model import (
+    LEAD_LINES,
+    SOURCE_PLATFORMS,
+    SOURCE_TYPES,
+    find_match,
+    is_valid_email,
+    strip_surrounding,
+)
+from . import ledger, pull
+
+CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
+#: Fields the single-lead endpoint accepts (owner_id and row_ref are bulk-only; lead_line
+#: travels as the reserved custom field).
+LIVE_FIELDS = ("contact_name", "contact_phone", "contact_email", "source_platform",
+               "source_type", "stage_slug", "custom_fields")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What is known of the customer's MEGA setup; ``None`` means unknown (not checked)."""
+
+    stages: frozenset[str] | None = None
+    owners: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, stages: Collection[str] | None = None,
+           owners: Collection[str] | None = None) -> Known:
+        return cls(frozenset(stages) if stages else None, frozenset(owners) if owners else None)
+
+
+@dataclass
+class RowPlan:
+    """One golden row: what is sent (``body``), whether, and what MEGA should answer."""
+
+    ord: int
+    row_ref: str
+    body: dict[str, Any]
+    send_hash: str
+    action: str  # "send" | "unchanged"
+    predicted_status: str
+    predicted_lead_id: str | None = None
+    predicted_matched_by: str | None = None
+    predicted_errors: list[str] | None = None
+    #: for unchanged rows: the answer carried over from the run that sent it
+    status: str | None = None
+    lead_id: str | None = None
+    matched_by: str | None = None
+    errors: list[str] | None = field(default=None)
+    chunk_index: int | None = None
+
+
+def send_hash(body: Mapping[str, Any], on_duplicate: str) -> str:
+    """Hash of what MEGA would receive for this row (row_ref excluded: it is only a label)."""
+    content = {k: v for k, v in body.items() if k != "row_ref"}
+    digest = hashlib.sha256(canonical_json({"row": content, "on_duplicate": on_duplicate}))
+    return digest.hexdigest()[:32]
+
+
+def row_problems(row: Mapping[str, Any], known: Known) -> list[str]:
+    """Why MEGA's validation would fail this row (empty when it would not).
+
+    Mirrors the validation in DESIGN.md "The MEGA model": no contact field, an invalid
+    email, an enum value outside MEGA's lists, a stage or owner the customer does not have.
+    """
+    problems: list[str] = []
+
+    def present(name: str) -> bool:
+        value = row.get(name)
+        return isinstance(value, str) and strip_surrounding(value) != ""
+
+    if not any(present(name) for name in CONTACT_FIELDS):
+        problems.append("At least one of contact_name, contact_phone, or contact_email is required")
+    if present("contact_email") and not is_valid_email(row["contact_email"]):
+        problems.append(f"contact_email is not a valid email address: {row['contact_email']!r}")
+    if present("source_platform") and row["source_platform"] not in SOURCE_PLATFORMS:
+        problems.append(f"source_platform {row['source_platform']!r} is not a MEGA platform")
+    if present("source_type") and row["source_type"] not in SOURCE_TYPES:
+        problems.append(f"source_type {row['source_type']!r} is not a MEGA source type")
+    if present("stage_slug") and known.stages is not None and row["stage_slug"] not in known.stages:
+        problems.append(f"Stage not found: {row['stage_slug']}")
+    if present("owner_id") and known.owners is not None and row["owner_id"] not in known.owners:
+        problems.append(f"owner_id {row['owner_id']} is not a member of this customer's team")
+    line = row.get("lead_line") or (row.get("custom_fields") or {}).get("lead_line")
+    if line is not None and line not in LEAD_LINES:
+        problems.append(f"lead_line {line!r} is not one of {', '.join(LEAD_LINES)}")
+    return problems
+
+
+def predict(row: Mapping[str, Any], by_email: Mapping[str, str], by_phone: Mapping[str, str],
+            on_duplicate: str, known: Known) -> tuple[str, str | None, str | None, list[str] | None]:
+    """(status, lead_id, matched_by, errors) MEGA should answer for one row."""
+    problems = row_problems(row, known)
+    if problems:
+        return "failed", None, None, problems
+    lead_id, matched_by = find_match(row.get("contact_email"), row.get("contact_phone"),
+                                     by_email, by_phone)
+    if lead_id is None:
+        return "created", None, None, None
+    return ("skipped" if on_duplicate == "skip" else "updated"), lead_id, matched_by, None
+
+
+def live_body(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The single-create body for a bulk row: lead_line moves into custom_fields."""
+    body = {k: row[k] for k in LIVE_FIELDS if k in row}
+    if row.get("lead_line"):
+        body["custom_fields"] = {**(body.get("custom_fields") or {}), "lead_line": row["lead_line"]}
+    return body
+
+
+def prior_answers(con: duckdb.DuckDBPyConnection,
+                  customer_id: str) -> dict[str, tuple[str, str | None, str | None, Any]]:
+    """send_hash -> (status, lead_id, matched_by, errors) of rows already answered for good."""
+    rows = con.execute("SELECT send_hash, status, lead_id, matched_by, errors FROM sync_state "
+                       "WHERE customer_id = ?", [customer_id]).fetchall()
+    return {h: (s, lid, mb, ledger.loads(e)) for h, s, lid, mb, e in rows}
+
+
+def plan_rows(
+    con: duckdb.DuckDBPyConnection,
+    golden: Iterable[Mapping[str, Any]],
+    *,
+    customer_id: str,
+    on_duplicate: str = "update",
+    known: Known = Known(),
+    retry_failed: bool = False,
+) -> list[RowPlan]:
+    """Every golden row, in the engine's order, with its action and prediction."""
+    ledger.ensure(con)
+    by_email, by_phone = pull.match_maps(con, customer_id)
+    prior = prior_answers(con, customer_id)
+    plans: list[RowPlan] = []
+    for ord_, golden_row in enumerate(golden):
+        body = bulk_row(golden_row)
+        if body.get("custom_fields") and isinstance(body["custom_fields"], str):
+            import json
+
+            body["custom_fields"] = json.loads(body["custom_fields"]) or None
+            if not body["custom_fields"]:
+                del body["custom_fields"]
+        h = send_hash(body, on_duplicate)
+        before = prior.get(h)
+        if before is not None and not (retry_failed and before[0] == "failed"):
+            status, lead_id, matched_by, errors = before
+            shown = "skipped" if status != "failed" else "failed"
+            plans.append(RowPlan(ord_, body.get("row_ref", ""), body, h, "unchanged", shown,
+                                 lead_id, matched_by, errors, shown, lead_id, matched_by,
+                                 errors))
+            continue
+        status, lead_id, matched_by, errors = predict(body, by_email, by_phone, on_duplicate,
+                                                      known)
+        plans.append(RowPlan(ord_, body.get("row_ref", ""), body, h, "send", status, lead_id,
+                             matched_by, errors))
+    return plans

@@ -1,0 +1,188 @@
+"""Snapshot of the customer's MEGA leads in table ``mega_leads``, so plans predict against it.
+
+The first pull pages through every lead (cursor paging, ``sort_by=updated_at``); later pulls
+ask only for leads updated since the newest ``updated_at`` already held. After each chunk a
+sync also folds MEGA's answers into the snapshot (``fold``), so the next plan knows the
+leads it created without pulling them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..mega_model import email_key, mega_phone_key, merge_fields
+from . import ledger
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS mega_leads (
+         customer_id VARCHAR, id VARCHAR, contact_name VARCHAR, contact_phone VARCHAR,
+         contact_email VARCHAR, email_key VARCHAR, phone_key VARCHAR, source_platform VARCHAR,
+         source_type VARCHAR, stage_slug VARCHAR, owner_id VARCHAR, custom_fields VARCHAR,
+         status VARCHAR, created_at VARCHAR, updated_at VARCHAR, origin VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS mega_pulls (
+         customer_id VARCHAR, base_url VARCHAR, pulled_at TIMESTAMPTZ, incremental BOOLEAN,
+         fetched BIGINT, max_updated_at VARCHAR)""",
+)
+
+_COLS = ("customer_id", "id", "contact_name", "contact_phone", "contact_email", "email_key",
+         "phone_key", "source_platform", "source_type", "stage_slug", "owner_id",
+         "custom_fields", "status", "created_at", "updated_at", "origin")
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What one pull fetched and what the snapshot now holds."""
+
+    customer_id: str
+    incremental: bool
+    fetched: int
+    leads: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id, "incremental": self.incremental,
+                "fetched": self.fetched, "leads": self.leads}
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    for stmt in SCHEMA:
+        con.execute(stmt)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def has_snapshot(con: duckdb.DuckDBPyConnection, customer_id: str) -> bool:
+    ensure(con)
+    row = con.execute("SELECT count(*) FROM mega_pulls WHERE customer_id = ?",
+                      [customer_id]).fetchone()
+    return bool(row and row[0])
+
+
+def lead_row(customer_id: str, lead: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """A pulled Lead (MEGA's pull shape) or a locally merged lead as a mega_leads row."""
+    stage = lead.get("current_stage")
+    owner = lead.get("owner")
+    custom = dict(lead.get("custom_fields") or {})
+    return {
+        "customer_id": customer_id,
+        "id": str(lead["id"]),
+        "contact_name": lead.get("contact_name"),
+        "contact_phone": lead.get("contact_phone"),
+        "contact_email": lead.get("contact_email"),
+        "email_key": email_key(lead.get("contact_email")),
+        "phone_key": mega_phone_key(lead.get("contact_phone")),
+        "source_platform": lead.get("source_platform"),
+        "source_type": lead.get("source_type"),
+        "stage_slug": stage.get("slug") if isinstance(stage, Mapping) else lead.get("stage_slug"),
+        "owner_id": owner.get("id") if isinstance(owner, Mapping) else lead.get("owner_id"),
+        "custom_fields": ledger.dumps(custom),
+        "status": lead.get("status"),
+        "created_at": lead.get("created_at"),
+        "updated_at": lead.get("updated_at"),
+        "origin": origin,
+    }
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in _COLS]))
+    con.register("lb_upsert", table)
+    try:
+        con.execute("DELETE FROM mega_leads WHERE (customer_id, id) IN "
+                    "(SELECT (customer_id, id) FROM lb_upsert)")
+        con.execute("INSERT INTO mega_leads SELECT * FROM lb_upsert")
+    finally:
+        con.unregister("lb_upsert")
+
+
+def pull(con: duckdb.DuckDBPyConnection, client: Any, *, base_url: str = "",
+         full: bool = False, on_page: Any = None) -> PullResult:
+    """Fetch the customer's leads (all, or only those updated since the last pull)."""
+    ensure(con)
+    customer_id = str(client.customer_id)
+    since = None
+    if not full:
+        row = con.execute("SELECT max(max_updated_at) FROM mega_pulls WHERE customer_id = ?",
+                          [customer_id]).fetchone()
+        since = row[0] if row else None
+    filters: dict[str, Any] = {"sort_by": "updated_at", "sort_dir": "asc",
+                               "include_custom_fields": True, "limit": 100}
+    if since:
+        filters["updated_since"] = since
+    fetched, newest, batch = 0, since, []
+    with ledger.transaction(con):
+        if full:
+            con.execute("DELETE FROM mega_leads WHERE customer_id = ?", [customer_id])
+        for lead in client.list_leads(**filters):
+            batch.append(lead_row(customer_id, lead, "pulled"))
+            fetched += 1
+            updated = lead.get("updated_at")
+            if updated and (newest is None or updated > newest):
+                newest = updated
+            if len(batch) >= 1000:
+                _upsert(con, batch)
+                batch = []
+                if on_page:
+                    on_page(fetched)
+        _upsert(con, batch)
+        con.execute("INSERT INTO mega_pulls VALUES (?, ?, now(), ?, ?, ?)",
+                    [customer_id, base_url, since is not None, fetched, newest])
+    total = con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ?",
+                        [customer_id]).fetchone()[0]  # type: ignore[index]
+    return PullResult(customer_id, since is not None, fetched, int(total))
+
+
+def match_maps(con: duckdb.DuckDBPyConnection,
+               customer_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """key -> id of the oldest lead holding it (the shape ``mega_model.find_match`` wants)."""
+    ensure(con)
+    maps = []
+    for kind in ("email_key", "phone_key"):
+        rows = con.execute(
+            f"SELECT {kind}, arg_min(id, coalesce(created_at, '') || '|' || id) "
+            f"FROM mega_leads WHERE customer_id = ? AND {kind} IS NOT NULL GROUP BY {kind}",
+            [customer_id]).fetchall()
+        maps.append(dict(rows))
+    return maps[0], maps[1]
+
+
+def fold(con: duckdb.DuckDBPyConnection, customer_id: str,
+         answers: Iterable[tuple[dict[str, Any], str, str]]) -> None:
+    """Apply MEGA's answers to the snapshot: (sent row, status, lead_id) per written row.
+
+    ``created`` inserts the row as a new lead; ``updated`` merges it into the stored lead with
+    ``mega_model.merge_fields`` (what MEGA itself does). Call inside the chunk's transaction.
+    """
+    answers = [a for a in answers if a[2] and a[1] in ("created", "updated")]
+    if not answers:
+        return
+    ids = sorted({lead_id for _, _, lead_id in answers})
+    stored: dict[str, dict[str, Any]] = {}
+    for rec in con.execute(
+            f"SELECT {', '.join(_COLS)} FROM mega_leads WHERE customer_id = ? AND id IN "
+            f"(SELECT unnest(?::VARCHAR[]))", [customer_id, ids]).fetchall():
+        lead = dict(zip(_COLS, rec))
+        lead["custom_fields"] = ledger.loads(lead["custom_fields"]) or {}
+        stored[lead["id"]] = lead
+    now = now_iso()
+    out: dict[str, dict[str, Any]] = {}
+    for row, status, lead_id in answers:
+        incoming = {k: v for k, v in row.items() if k not in ("row_ref", "lead_line")}
+        if row.get("lead_line"):
+            incoming["custom_fields"] = {**(incoming.get("custom_fields") or {}),
+                                         "lead_line": row["lead_line"]}
+        base = out.get(lead_id) or stored.get(lead_id)
+        if base is None:
+            base = {"id": lead_id, "created_at": now, "status": "active", "custom_fields": {}}
+        merged = merge_fields(base, incoming) if status == "updated" else {**base, **incoming}
+        merged["updated_at"] = now
+        out[lead_id] = merged
+    _upsert(con, [lead_row(customer_id, lead, "synced") for lead in out.values()])

@@ -1,0 +1,168 @@
+"""Send a run's stored chunks to MEGA, writing the ledger before and after each request.
+
+Before a request its chunk is marked ``sending`` (committed); after it, MEGA's per-row
+answers, the chunk's state, the minimal-sync state and the ``mega_leads`` snapshot are
+written in one transaction. A chunk not ``done`` when a run is resumed is sent again with the
+same stored bytes and ``Idempotency-Key``, so MEGA replays its answer instead of writing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..chunking import Chunk
+from ..errors import ConfigError, MegaError
+from ..mega_model import BULK_ENDPOINT
+from . import ledger, pull
+
+#: Raised out of push to stop a run that cannot finish now but can be resumed (exit 3).
+
+
+class RunStopped(MegaError):
+    """The run stopped before finishing; the ledger lets the next sync resume it."""
+
+    exit_code = 3
+
+
+@dataclass
+class PushStats:
+    requests: int = 0
+    chunks_done: int = 0
+
+
+def pending_chunks(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[Any, ...]]:
+    return con.execute(
+        "SELECT chunk_index, endpoint, idempotency_key, body, n_rows FROM sync_chunks "
+        "WHERE run_id = ? AND state <> 'done' ORDER BY chunk_index", [run_id]).fetchall()
+
+
+def _status_of(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def push(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    run_id: str,
+    *,
+    customer_id: str,
+    dry_run: bool,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> PushStats:
+    """Send every chunk of ``run_id`` that is not done yet, in order."""
+    stats = PushStats()
+    for index, endpoint, key, body, n_rows in pending_chunks(con, run_id):
+        body = bytes(body)
+        refs = tuple(r[0] for r in con.execute(
+            "SELECT row_ref FROM sync_rows WHERE run_id = ? AND chunk_index = ? ORDER BY ord",
+            [run_id, index]).fetchall())
+        with ledger.transaction(con):
+            con.execute("UPDATE sync_chunks SET state = 'sending', attempts = attempts + 1, "
+                        "sent_at = now() WHERE run_id = ? AND chunk_index = ?", [run_id, index])
+        stats.requests += 1
+        try:
+            if endpoint == BULK_ENDPOINT:
+                answer = client.send_chunk(Chunk(index, body, key, refs))
+                results, unknown, status = _bulk_results(answer, refs), \
+                    list(answer.get("unknown_custom_fields") or []), 200
+            else:
+                lead = client.create_lead(json.loads(body), idempotency_key=key)
+                results, unknown, status = _live_result(con, customer_id, refs[0], lead), [], 201
+        except MegaError as exc:
+            code = _status_of(exc)
+            if code in (401, 403):
+                raise ConfigError(str(exc)) from None
+            if code == 400 or (code == 404 and endpoint != BULK_ENDPOINT):
+                # MEGA refused the whole request: every row in it failed with MEGA's reason.
+                message = getattr(exc, "message", None) or str(exc)
+                results = [{"row_ref": r, "status": "failed", "lead_id": None,
+                            "matched_by": None, "errors": [message]} for r in refs]
+                unknown, status = [], code
+            else:
+                raise RunStopped(f"run {run_id} stopped at chunk {index}: {exc}. Nothing is "
+                                 "lost: run the same sync again to resume it") from None
+        _record(con, run_id, index, customer_id, results, unknown, status, dry_run)
+        stats.chunks_done += 1
+        if on_chunk:
+            on_chunk(index, n_rows)
+    return stats
+
+
+def _bulk_results(answer: dict[str, Any], refs: tuple[str, ...]) -> list[dict[str, Any]]:
+    """MEGA's results matched to our rows by ``row_ref`` (by position as a fallback)."""
+    results = list(answer.get("results") or [])
+    by_ref = {r.get("row_ref"): r for r in results if r.get("row_ref") is not None}
+    out = []
+    for pos, ref in enumerate(refs):
+        res = by_ref.get(ref) or (results[pos] if pos < len(results)
+                                  and results[pos].get("row_ref") in (None, ref) else None)
+        if res is None:
+            res = {"status": "failed", "lead_id": None, "matched_by": None,
+                   "errors": ["MEGA's answer had no result for this row"]}
+        out.append({**res, "row_ref": ref})
+    return out
+
+
+def _live_result(con: duckdb.DuckDBPyConnection, customer_id: str, ref: str,
+                 answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The single-create endpoint answers 201 with the lead for both insert and merge; a
+    lead id already in the snapshot means MEGA merged (its predicted key is the match)."""
+    lead = answer.get("lead", answer)
+    lead_id = str(lead.get("id")) if lead.get("id") is not None else None
+    known = con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ? AND id = ?",
+                        [customer_id, lead_id]).fetchone()[0]  # type: ignore[index]
+    if known:
+        matched = con.execute("SELECT predicted_matched_by FROM sync_rows WHERE row_ref = ? "
+                              "ORDER BY ord DESC LIMIT 1", [ref]).fetchone()
+        return [{"row_ref": ref, "status": "updated", "lead_id": lead_id,
+                 "matched_by": matched[0] if matched else None, "errors": None}]
+    return [{"row_ref": ref, "status": "created", "lead_id": lead_id, "matched_by": None,
+             "errors": None}]
+
+
+_RESULT_SCHEMA = pa.schema([(n, pa.string()) for n in (
+    "row_ref", "status", "lead_id", "matched_by", "errors", "ignored")])
+
+
+def _record(con: duckdb.DuckDBPyConnection, run_id: str, index: int, customer_id: str,
+            results: list[dict[str, Any]], unknown: list[str], http_status: int,
+            dry_run: bool) -> None:
+    """Store one chunk's answers, all in one transaction."""
+    table = pa.Table.from_pylist([{
+        "row_ref": r["row_ref"], "status": r.get("status"), "lead_id": r.get("lead_id"),
+        "matched_by": r.get("matched_by"), "errors": ledger.dumps(r.get("errors") or None),
+        "ignored": ledger.dumps(r.get("ignored_custom_fields") or None),
+    } for r in results], schema=_RESULT_SCHEMA)
+    with ledger.transaction(con):
+        con.register("lb_results", table)
+        try:
+            con.execute(
+                "UPDATE sync_rows SET status = r.status, lead_id = r.lead_id, "
+                "matched_by = r.matched_by, errors = r.errors, ignored_custom_fields = r.ignored "
+                "FROM lb_results r WHERE sync_rows.run_id = ? AND sync_rows.chunk_index = ? "
+                "AND sync_rows.row_ref = r.row_ref", [run_id, index])
+        finally:
+            con.unregister("lb_results")
+        con.execute(
+            "UPDATE sync_chunks SET state = 'done', done_at = now(), http_status = ?, "
+            "unknown_custom_fields = ? WHERE run_id = ? AND chunk_index = ?",
+            [http_status, ledger.dumps(unknown or None), run_id, index])
+        if dry_run:
+            return
+        con.execute(
+            "DELETE FROM sync_state WHERE customer_id = ? AND send_hash IN (SELECT send_hash "
+            "FROM sync_rows WHERE run_id = ? AND chunk_index = ?)", [customer_id, run_id, index])
+        con.execute(
+            "INSERT INTO sync_state SELECT ?, send_hash, status, lead_id, matched_by, errors, "
+            "run_id FROM sync_rows WHERE run_id = ? AND chunk_index = ? AND status IS NOT NULL",
+            [customer_id, run_id, index])
+        rows = con.execute("SELECT body, status, lead_id FROM sync_rows WHERE run_id = ? AND "
+                           "chunk_index = ?", [run_id, index]).fetchall()
+        pull.fold(con, customer_id, [(json.loads(b), s, lid) for b, s, lid in rows])

@@ -1,0 +1,156 @@
+"""Outcomes per source record, the run summary, and CSV/JSON exports of both.
+
+Accounted for: every record of the run ends in exactly one status — ``created``,
+``updated``, ``skipped``, ``failed``, ``rejected`` (leadbridge refused it locally) or
+``pending`` (its request has not been answered yet: the run is resumable). CSV output
+neutralizes formula injection: a cell starting with ``= + - @`` tab or CR gets a leading
+apostrophe so spreadsheets show it as text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable
+from typing import IO, Any
+
+import duckdb
+
+from . import ledger
+
+COLUMNS = ("source", "source_id", "row_ref", "status", "lead_id", "matched_by",
+           "predicted_status", "errors")
+STATUSES = ("created", "updated", "skipped", "failed", "rejected", "pending")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+_OUTCOMES_SQL = """
+SELECT r.source, r.source_id, r.row_ref,
+  CASE WHEN r.row_ref IS NULL OR w.row_ref IS NULL THEN 'rejected'
+       ELSE coalesce(w.status, 'pending') END AS status,
+  w.lead_id, w.matched_by,
+  CASE WHEN r.row_ref IS NULL OR w.row_ref IS NULL THEN 'rejected'
+       ELSE w.predicted_status END AS predicted_status,
+  CASE WHEN r.row_ref IS NULL THEN to_json([coalesce(r.reject_reason, 'rejected')])::VARCHAR
+       WHEN w.row_ref IS NULL THEN to_json(['no golden row was built for this record'])::VARCHAR
+       ELSE w.errors END AS errors
+FROM sync_records r
+LEFT JOIN sync_rows w ON w.run_id = r.run_id AND w.row_ref = r.row_ref
+WHERE r.run_id = ?
+ORDER BY r.source, r.source_id
+"""
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """One dict per source record of the run (errors as a list or None)."""
+    cur = con.execute(_OUTCOMES_SQL, [run_id])
+    out = []
+    for row in cur.fetchall():
+        item = dict(zip(COLUMNS, row))
+        item["errors"] = ledger.loads(item["errors"])
+        out.append(item)
+    return out
+
+
+def record_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    rows = con.execute(f"SELECT status, count(*) FROM ({_OUTCOMES_SQL}) GROUP BY status",
+                       [run_id]).fetchall()
+    counts = {s: 0 for s in STATUSES}
+    counts.update({s: int(n) for s, n in rows})
+    return counts
+
+
+def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """Everything a user (or a script, with --json) needs to judge a run."""
+    records = record_counts(con, run_id)
+    rows = dict(con.execute(
+        "SELECT coalesce(status, 'pending'), count(*) FROM sync_rows WHERE run_id = ? "
+        "GROUP BY ALL", [run_id]).fetchall())
+    sent, unchanged = con.execute(
+        "SELECT count(*) FILTER (action = 'send'), count(*) FILTER (action = 'unchanged') "
+        "FROM sync_rows WHERE run_id = ?", [run_id]).fetchone()  # type: ignore[misc]
+    compared, mismatches = con.execute(
+        "SELECT count(*) FILTER (status IS NOT NULL), "
+        "count(*) FILTER (status IS NOT NULL AND status <> predicted_status) "
+        "FROM sync_rows WHERE run_id = ? AND action = 'send'", [run_id]).fetchone()  # type: ignore[misc]
+    examples = [dict(zip(("row_ref", "predicted", "actual", "errors"), r)) for r in con.execute(
+        "SELECT row_ref, predicted_status, status, errors FROM sync_rows WHERE run_id = ? AND "
+        "action = 'send' AND status IS NOT NULL AND status <> predicted_status ORDER BY ord "
+        "LIMIT 5", [run_id]).fetchall()]
+    chunks, done, requests = con.execute(
+        "SELECT count(*), count(*) FILTER (state = 'done'), coalesce(sum(attempts), 0) "
+        "FROM sync_chunks WHERE run_id = ?", [run_id]).fetchone()  # type: ignore[misc]
+    errors: Counter[str] = Counter()
+    ignored: Counter[str] = Counter()
+    for errs, ign in con.execute(
+            "SELECT errors, ignored_custom_fields FROM sync_rows WHERE run_id = ? AND "
+            "(errors IS NOT NULL OR ignored_custom_fields IS NOT NULL)", [run_id]).fetchall():
+        errors.update(ledger.loads(errs) or [])
+        ignored.update(ledger.loads(ign) or [])
+    unknown: list[str] = []
+    for (text,) in con.execute("SELECT unknown_custom_fields FROM sync_chunks WHERE run_id = ? "
+                               "AND unknown_custom_fields IS NOT NULL ORDER BY chunk_index",
+                               [run_id]).fetchall():
+        unknown.extend(s for s in ledger.loads(text) or [] if s not in unknown)
+    rejected_reasons = Counter(r for (r,) in con.execute(
+        "SELECT coalesce(reject_reason, 'rejected') FROM sync_records WHERE run_id = ? AND "
+        "row_ref IS NULL", [run_id]).fetchall())
+    return {
+        "records": sum(records.values()),
+        "record_status": records,
+        "golden_rows": int(sent + unchanged),
+        "rows_sent": int(sent),
+        "rows_unchanged": int(unchanged),
+        "row_status": {s: int(rows.get(s, 0)) for s in STATUSES if s != "rejected"},
+        "chunks": int(chunks),
+        "chunks_done": int(done),
+        "requests": int(requests),
+        "predicted_compared": int(compared),
+        "prediction_mismatches": int(mismatches),
+        "mismatch_examples": examples,
+        "errors": dict(errors.most_common(10)),
+        "rejected_reasons": dict(rejected_reasons.most_common(10)),
+        "unknown_custom_fields": unknown,
+        "ignored_custom_fields": dict(ignored.most_common()),
+    }
+
+
+def exit_code(record_status: dict[str, int]) -> int:
+    """0 all final and none failed; 1 some failed or rejected; 3 some still pending."""
+    if record_status.get("pending"):
+        return 3
+    if record_status.get("failed") or record_status.get("rejected"):
+        return 1
+    return 0
+
+
+def neutralize(value: Any) -> str:
+    """A CSV cell that a spreadsheet will never evaluate as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    n = 0
+    for row in rows:
+        errs = row.get("errors")
+        cells = {**row, "errors": "; ".join(errs) if isinstance(errs, list) else errs}
+        writer.writerow([neutralize(cells.get(c)) for c in COLUMNS])
+        n += 1
+    return n
+
+
+def write_json(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    items = [{c: row.get(c) for c in COLUMNS} for row in rows]
+    json.dump(items, out, ensure_ascii=False, indent=1)
+    out.write("\n")
+    return len(items)
+
+
+def render(rows: list[dict[str, Any]], fmt: str) -> str:
+    buf = io.StringIO()
+    (write_csv if fmt == "csv" else write_json)(rows, buf)
+    return buf.getvalue()

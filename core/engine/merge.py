@@ -1,0 +1,105 @@
+"""Merge: one golden row per cluster by per-field survivorship rules.
+
+Default rule is MEGA's own: the newest non-empty value wins (by updated_at, then
+created_at, then (source, source_id) so ties are deterministic). Custom fields merge key by
+key. Single-record clusters (most of them) skip the aggregation entirely.
+"""
+
+from __future__ import annotations
+
+from ..workspace import Workspace
+from .options import EngineOptions
+
+#: golden column -> (value expression over lb_mrec, grouping expression for most_frequent)
+FIELDS: dict[str, tuple[str, str]] = {
+    "contact_name": ("name", "lower(name)"),
+    "contact_email": ("email_send", "ekey"),
+    "contact_phone": ("phone_send", "pkey_send"),
+    "source_platform": ("source_platform", "source_platform"),
+    "source_type": ("source_type", "source_type"),
+    "stage_slug": ("stage_slug", "stage_slug"),
+    "owner_id": ("owner_id", "owner_id"),
+    "lead_line": ("lead_line", "lead_line"),
+}
+#: the option name a golden column's rule is set under
+RULE_NAME = {"stage_slug": "stage", "owner_id": "owner"}
+ORDER = "{'r': recency_us, 'c': created_us, 's': source, 'i': source_id}"
+
+
+def _prio(options: EngineOptions) -> str:
+    if not options.source_priority:
+        return "0"
+    items = ", ".join("'" + s.replace("'", "''") + "'" for s in options.source_priority)
+    return f"-coalesce(list_position([{items}], source), 1000000)"
+
+
+def _pick(rule: str, value: str, payload: str) -> str:
+    """Aggregate choosing ``payload`` from the row whose ``value`` survives ``rule``."""
+    filt = f"FILTER (WHERE {value} IS NOT NULL)"
+    if rule == "oldest":
+        return f"arg_min({payload}, {ORDER}) {filt}"
+    if rule == "source_priority":
+        return f"arg_max({payload}, {{'p': prio, 'o': {ORDER}}}) {filt}"
+    return f"arg_max({payload}, {ORDER}) {filt}"  # newest (most_frequent handled apart)
+
+
+def merge(ws: Workspace, options: EngineOptions) -> None:
+    """Create ``lb_golden_fields`` (grp -> merged fields, cf list) from ``lb_mrec``."""
+    con = ws.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_multi AS SELECT grp FROM lb_mrec "
+                f"GROUP BY grp HAVING count(*) > 1")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lb_mm AS
+        SELECT m.*, {_prio(options)} AS prio FROM lb_mrec m SEMI JOIN _lb_multi USING (grp)""")
+    selects, joins = [], []
+    for col, (value, group) in FIELDS.items():
+        rule = options.rule(RULE_NAME.get(col, col))
+        key_col = {"contact_email": "ekey", "contact_phone": "pkey_send"}.get(col)
+        payload = f"{{'v': {value}, 'k': {key_col}}}" if key_col else value
+        if rule == "most_frequent":
+            cte = f"_mf_{col}"
+            joins.append(f"""LEFT JOIN (
+                SELECT grp, arg_max(v, {{'n': n, 'o': o}}) AS v FROM (
+                  SELECT grp, {group} AS g, count(*) AS n, arg_max({payload}, {ORDER}) AS v,
+                         max({ORDER}) AS o
+                  FROM _lb_mm WHERE {value} IS NOT NULL GROUP BY grp, {group})
+                GROUP BY grp) {cte} USING (grp)""")
+            selects.append(f"any_value({cte}.v) AS {col}")
+        else:
+            selects.append(f"{_pick(rule, value, payload)} AS {col}")
+    cf_rule = options.rule("custom_fields")
+    if cf_rule == "most_frequent":
+        cf_pick = ("arg_max(value, {'n': n, 'o': o}) AS value FROM (SELECT grp, key, value, count(*) AS n, "
+                   f"max({ORDER}) AS o FROM _lb_cf GROUP BY grp, key, value)")
+    else:
+        cf_pick = _pick(cf_rule, "value", "value") + " AS value FROM _lb_cf"
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _lb_cf AS
+        SELECT grp, recency_us, created_us, source, source_id, prio, e.key AS key, e.value AS value
+        FROM (SELECT *, unnest(cf) AS e FROM _lb_mm WHERE len(cf) > 0)""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lb_cf_merged AS
+        SELECT grp, list({{'key': key, 'value': value}} ORDER BY key) AS cf FROM (
+          SELECT grp, key, {cf_pick} GROUP BY grp, key) GROUP BY grp""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lb_golden_fields AS
+        SELECT grp, count(*) AS records, {', '.join(selects)}
+        FROM _lb_mm {' '.join(joins)} GROUP BY grp""")
+    cols = []
+    for col in FIELDS:
+        if col == "contact_email":
+            cols += ["(g.contact_email).v AS contact_email", "(g.contact_email).k AS email_key"]
+        elif col == "contact_phone":
+            cols += ["(g.contact_phone).v AS contact_phone", "(g.contact_phone).k AS phone_key"]
+        else:
+            cols.append(f"g.{col}")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lb_golden_fields AS
+        SELECT g.grp, g.records, {', '.join(cols)}, coalesce(c.cf, []) AS cf
+        FROM lb_golden_fields g LEFT JOIN _lb_cf_merged c USING (grp)
+        UNION ALL
+        SELECT grp, 1, name, email_send, ekey, phone_send, pkey_send, source_platform,
+               source_type, stage_slug, owner_id, lead_line, cf
+        FROM lb_mrec ANTI JOIN _lb_multi USING (grp)""")
+    for name in ("_lb_multi", "_lb_mm", "_lb_cf", "_lb_cf_merged"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -1,0 +1,100 @@
+"""Normalize staged records in SQL: keys, validity flags, cleaned values, reject reasons.
+
+Every key comes from the ``lb_*`` macros of ``leadbridge.mega_model`` so the engine keys
+exactly like the sandbox and planner (Python). Phones are normalized once per distinct raw
+value, then joined back (many records share a raw phone).
+"""
+
+from __future__ import annotations
+
+from ..mega_model import LEAD_LINES, PHONE_KEY_DIGITS, SOURCE_PLATFORMS, SOURCE_TYPES
+from ..workspace import Workspace
+from . import phones
+from .options import EngineOptions
+
+NO_CONTACT = "no usable name, email or phone"
+DELETED = "deleted at source"
+
+
+def _in_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def _map_table(ws: Workspace, name: str, mapping: dict[str, str] | None) -> None:
+    ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (src VARCHAR, dst VARCHAR)")
+    if mapping:
+        ws.con.executemany(f"INSERT INTO {name} VALUES (?, ?)",
+                           [[k, v] for k, v in mapping.items()])
+
+
+def normalize(ws: Workspace, options: EngineOptions) -> None:
+    """Create ``lb_norm``: one row per staged record with keys, flags and cleaned values."""
+    con = ws.con
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lb_phone_raw AS
+        SELECT raw, lb_phone_clean(raw) AS clean, lb_phone_key(raw) AS key,
+               lb_phone_ext(raw) AS ext
+        FROM (SELECT DISTINCT contact_phone AS raw FROM records WHERE contact_phone IS NOT NULL)
+    """)
+    if options.classify_phones:
+        phones.classify(ws, "lb_phone_raw", options.phone_region)
+    else:
+        con.execute("CREATE OR REPLACE TABLE lb_phone_class (clean VARCHAR, status VARCHAR, "
+                    "e164 VARCHAR)")
+    _map_table(ws, "_lb_stage_map", dict(options.stage_map or {}))
+    _map_table(ws, "_lb_owner_map", dict(options.owner_map or {}))
+    stage_expr = (
+        "sm.dst" if options.stage_map is not None else
+        "nullif(trim(regexp_replace(lower(lb_strip(r.stage)), '[^a-z0-9]+', '_', 'g'), '_'), '')"
+    )
+    owner_expr = (
+        "om.dst" if options.owner_map is not None else
+        "CASE WHEN regexp_full_match(lb_strip(r.owner), "
+        "'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') "
+        "THEN lb_strip(r.owner) END"
+    )
+    con.execute(f"""
+        CREATE OR REPLACE TABLE lb_norm AS
+        WITH base AS (
+          SELECT r.rowid AS rid, r.source, r.source_id,
+            coalesce(nullif(lb_strip(r.contact_name), ''),
+                     nullif(lb_strip(concat_ws(' ', nullif(lb_strip(r.first_name), ''),
+                                                    nullif(lb_strip(r.last_name), ''))), '')
+            ) AS name,
+            nullif(lb_strip(r.contact_email), '') AS email_raw,
+            lb_email_valid(r.contact_email) AS email_ok,
+            lb_email_key(r.contact_email) AS email_key0,
+            r.contact_phone AS phone_raw,
+            p.clean AS phone_clean, p.key AS phone_key, p.ext AS phone_ext,
+            pc.status AS phone_status, pc.e164 AS phone_e164,
+            CASE WHEN lb_strip(r.source_platform) IN {_in_list(SOURCE_PLATFORMS)}
+                 THEN lb_strip(r.source_platform) END AS source_platform,
+            CASE WHEN lb_strip(r.source_type) IN {_in_list(SOURCE_TYPES)}
+                 THEN lb_strip(r.source_type) END AS source_type,
+            CASE WHEN lower(lb_strip(r.lead_line)) IN {_in_list(LEAD_LINES)}
+                 THEN lower(lb_strip(r.lead_line)) END AS lead_line,
+            {stage_expr} AS stage_slug,
+            {owner_expr} AS owner_id,
+            nullif(lb_strip(r.owner), '') AS owner_raw,
+            try_cast(try_cast(r.custom_fields AS JSON) AS MAP(VARCHAR, VARCHAR)) AS custom,
+            r.custom_fields IS NOT NULL AND lb_strip(r.custom_fields) <> ''
+              AND try_cast(try_cast(r.custom_fields AS JSON) AS MAP(VARCHAR, VARCHAR)) IS NULL
+              AS custom_bad,
+            epoch_us(try_cast(r.updated_at AS TIMESTAMPTZ)) AS updated_us,
+            epoch_us(try_cast(r.created_at AS TIMESTAMPTZ)) AS created_us,
+            nullif(lb_strip(r.reject_reason), '') AS source_reject,
+            coalesce(r.deleted, false) AS deleted
+          FROM records r
+          LEFT JOIN lb_phone_raw p ON p.raw = r.contact_phone
+          LEFT JOIN lb_phone_class pc ON pc.clean = p.clean
+          LEFT JOIN _lb_stage_map sm ON sm.src = r.stage
+          LEFT JOIN _lb_owner_map om ON om.src = r.owner
+        )
+        SELECT *,
+          CASE WHEN email_ok THEN email_key0 END AS email_key,
+          email_raw IS NOT NULL AND NOT email_ok AS email_invalid,
+          length(phone_key) < {PHONE_KEY_DIGITS} AS phone_short,
+          -- recency: newest first by updated_at, then created_at; unknown times count oldest
+          coalesce(updated_us, created_us, -9223372036854775807) AS recency_us
+        FROM base
+    """)

@@ -1,0 +1,109 @@
+"""Engine options: the few policies a user may change, with MEGA-faithful defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import ConfigError
+
+Rule = Literal["newest", "oldest", "most_frequent", "source_priority"]
+RULES: tuple[str, ...] = ("newest", "oldest", "most_frequent", "source_priority")
+
+#: Golden fields a survivorship rule can be set for ("custom_fields" applies key by key).
+MERGE_FIELDS: tuple[str, ...] = (
+    "contact_name", "contact_email", "contact_phone", "source_platform", "source_type",
+    "stage", "owner", "lead_line", "custom_fields",
+)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How ``build`` normalizes, guards, clusters and merges.
+
+    placeholder_guard / placeholder_threshold / placeholder_distinct_ratio:
+        a key held by at least ``placeholder_threshold`` records whose other identity (name,
+        other key) differs in at least ``placeholder_distinct_ratio`` of them is a
+        placeholder (``0000000000``, ``none@none.com``): reported, not clustered, not sent.
+    household: ``merge`` (what MEGA does: one lead per connected group) or ``separate``
+        (one lead per email; a shared phone goes on the newest, the others carry it in the
+        custom field ``household_phone``).
+    survivorship: field -> rule (``newest`` default, ``oldest``, ``most_frequent``,
+        ``source_priority``); ``source_priority`` lists sources, best first.
+    stage_map / owner_map: source value -> MEGA stage slug / owner id. Without a stage map
+        the stage is slugified; without an owner map an owner is sent only if it already
+        looks like a MEGA id (UUID) and otherwise kept in custom field ``source_owner``.
+    phone_region: region phonenumbers assumes for numbers without a country code.
+    """
+
+    placeholder_guard: bool = True
+    placeholder_threshold: int = 10
+    placeholder_distinct_ratio: float = 0.5
+    household: Literal["merge", "separate"] = "merge"
+    survivorship: Mapping[str, str] = field(default_factory=dict)
+    source_priority: tuple[str, ...] = ()
+    stage_map: Mapping[str, str] | None = None
+    owner_map: Mapping[str, str] | None = None
+    phone_region: str = "US"
+    classify_phones: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.household not in ("merge", "separate"):
+            problems.append(f"household must be merge or separate, not {self.household!r}")
+        if self.placeholder_threshold < 2:
+            problems.append("placeholder_threshold must be at least 2")
+        if not 0.0 <= self.placeholder_distinct_ratio <= 1.0:
+            problems.append("placeholder_distinct_ratio must be between 0 and 1")
+        for name, rule in self.survivorship.items():
+            if name not in MERGE_FIELDS:
+                problems.append(f"survivorship: unknown field {name!r} "
+                                f"(known: {', '.join(MERGE_FIELDS)})")
+            if rule not in RULES:
+                problems.append(f"survivorship for {name!r}: rule must be one of "
+                                f"{', '.join(RULES)}, not {rule!r}")
+            if rule == "source_priority" and not self.source_priority:
+                problems.append(f"survivorship for {name!r} is source_priority but "
+                                "source_priority lists no sources")
+        if problems:
+            raise ConfigError("engine options: " + "; ".join(problems))
+
+    def rule(self, name: str) -> str:
+        return self.survivorship.get(name, "newest")
+
+    @classmethod
+    def from_pairs(cls, pairs: Mapping[str, str]) -> EngineOptions:
+        """Build from CLI ``key=value`` strings (``survivorship.contact_name=oldest``)."""
+        kwargs: dict[str, object] = {}
+        survivorship: dict[str, str] = {}
+        for key, value in pairs.items():
+            if key.startswith("survivorship."):
+                survivorship[key.split(".", 1)[1]] = value
+            elif key in ("placeholder_guard", "classify_phones"):
+                kwargs[key] = value.strip().lower() in ("1", "true", "yes", "on")
+            elif key == "placeholder_threshold":
+                kwargs[key] = _int(key, value)
+            elif key == "placeholder_distinct_ratio":
+                kwargs[key] = _float(key, value)
+            elif key == "source_priority":
+                kwargs[key] = tuple(s.strip() for s in value.split(",") if s.strip())
+            elif key in ("household", "phone_region"):
+                kwargs[key] = value
+            else:
+                raise ConfigError(f"unknown engine option {key!r}")
+        return cls(survivorship=survivorship, **kwargs)  # type: ignore[arg-type]
+
+
+def _int(key: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"engine option {key} must be an integer, not {value!r}") from None
+
+
+def _float(key: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"engine option {key} must be a number, not {value!r}") from None

@@ -1,9 +1,339 @@
-"""`leadbridge sync` commands (not yet built)."""
+"""`leadbridge sync`, `plan`, `pull`, `runs`, `report` and `demo`: the main job.
+
+Exit codes: 0 every record has a final outcome and none failed; 1 finished, some records
+failed or were rejected; 2 usage or configuration error; 3 stopped before finishing
+(resumable: run the same command again).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
 
+from ..errors import ConfigError, WorkspaceError
+from ._common import DEFAULT_WORKSPACE, build_connector, friendly_errors
+
+_WS_HELP = "DuckDB workspace file (created if missing)."
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _existing_workspace(path: Path) -> Path:
+    if not path.exists():
+        raise WorkspaceError(f"workspace {str(path)!r} does not exist yet; run `leadbridge sync` "
+                             "(or pass the --workspace a sync used)")
+    return path
+
+
+def _connector_from_args(name: Optional[str], path: Optional[str], option: list[str] | None,
+                         id_column: Optional[str], job: Optional[Path]) -> Any:
+    if job is not None:
+        if name or path or option or id_column:
+            raise ConfigError("--job names the source itself; drop the connector arguments or "
+                              "the --job option")
+        return None
+    if not name:
+        raise ConfigError("name a connector and its input (e.g. `leadbridge sync csv leads.csv`)"
+                          " or give --job job.toml; `leadbridge connectors` lists connectors")
+    return build_connector(name, path, option, id_column=id_column)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+def render_sync(summary: dict[str, Any], console: Any, *, workspace: Path | None) -> None:
+    from rich.table import Table
+
+    rec = summary["record_status"]
+    rows = summary["row_status"]
+    build = summary.get("build") or {}
+    kind = "dry run" if summary.get("dry_run") else f"{summary.get('mode', 'bulk')} sync"
+    console.print(f"[bold]Run {summary['run_id']}[/bold] ({kind} of {summary['source']!r}): "
+                  f"{summary['status']}")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    table.add_row("source records", str(summary["records"]))
+    if build:
+        for key in ("clusters", "conflicts", "placeholder_keys"):
+            if key in build:
+                table.add_row(f"  {key.replace('_', ' ')}", str(build[key]))
+    table.add_row("golden rows", str(summary["golden_rows"]))
+    table.add_row("  sent", str(summary["rows_sent"]))
+    table.add_row("  unchanged (not sent)", str(summary["rows_unchanged"]))
+    table.add_row("requests", f"{summary['requests']} ({summary['chunks']} chunks)")
+    for status in ("created", "updated", "skipped", "failed", "rejected", "pending"):
+        table.add_row(f"records {status}", str(rec.get(status, 0)))
+    table.add_row("rows created / updated / skipped / failed",
+                  " / ".join(str(rows.get(s, 0)) for s in ("created", "updated", "skipped",
+                                                           "failed")))
+    table.add_row("prediction mismatches",
+                  f"{summary['prediction_mismatches']} of {summary['predicted_compared']}")
+    console.print(table)
+    if summary["rows_sent"] == 0:
+        console.print("Nothing to send: every golden row already reached MEGA unchanged.")
+    if summary["errors"]:
+        console.print("[bold]MEGA's reasons for failed rows[/bold]:")
+        for message, count in summary["errors"].items():
+            console.print(f"  {count} x {message}")
+    if summary.get("rejected_reasons"):
+        console.print("[bold]Rejected locally[/bold]:")
+        for message, count in summary["rejected_reasons"].items():
+            console.print(f"  {count} x {message}")
+    if summary["unknown_custom_fields"]:
+        console.print("Unknown custom fields (ignored by MEGA): "
+                      + ", ".join(summary["unknown_custom_fields"]))
+    for ex in summary.get("mismatch_examples") or []:
+        console.print(f"  mismatch {ex['row_ref']}: predicted {ex['predicted']}, "
+                      f"MEGA answered {ex['actual']}")
+    ws = f" --workspace {workspace}" if workspace else ""
+    console.print(f"Per-record outcomes: leadbridge report --run {summary['run_id']} "
+                  f"--format csv --output outcomes.csv{ws}")
+
+
+def render_plan(summary: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", title="Plan (offline: nothing sent)")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for key in ("records", "rejected", "distinct_email_keys", "distinct_phone_keys", "clusters",
+                "largest_cluster", "golden_rows", "conflicts", "placeholder_keys",
+                "rows_to_send", "rows_unchanged", "chunks", "requests"):
+        if key in summary and summary[key] is not None:
+            table.add_row(key.replace("_", " "), str(summary[key]))
+    for status, count in summary["predicted"].items():
+        table.add_row(f"predicted {status}", str(count))
+    for key, count in summary["matched_by"].items():
+        table.add_row(f"  matched by {key}", str(count))
+    table.add_row("MEGA leads in snapshot", str(summary["snapshot_leads"]))
+    console.print(table)
+    if not summary["snapshot_leads"]:
+        console.print("No MEGA snapshot: predictions assume an empty account "
+                      "(`leadbridge pull` fetches the existing leads).")
+
+
+# --- commands -------------------------------------------------------------------------------
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+
+    @app.command("sync")
+    @friendly_errors
+    def sync_command(
+        name: Optional[str] = typer.Argument(None, help="Connector name (e.g. csv)."),
+        path: Optional[str] = typer.Argument(None, help="The connector's input (file path)."),
+        option: Optional[list[str]] = typer.Option(None, "--option", "-o",
+                                                   help="Connector option key=value."),
+        id_column: Optional[str] = typer.Option(None, "--id-column",
+                                                help="Column holding each record's id."),
+        workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
+        on_duplicate: str = typer.Option("update", "--on-duplicate", help="update or skip."),
+        dry_run: bool = typer.Option(False, "--dry-run",
+                                     help="Send MEGA's dry_run and compare to the prediction."),
+        sandbox: bool = typer.Option(False, "--sandbox",
+                                     help="Run against an in-process sandbox (no token)."),
+        json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+        mode: str = typer.Option("bulk", "--mode", help="bulk (inert) or live (single creates)."),
+        job: Optional[Path] = typer.Option(None, "--job", help="TOML job file."),
+        retry_failed: bool = typer.Option(False, "--retry-failed",
+                                          help="Re-send unchanged rows MEGA failed before."),
+        pull_first: bool = typer.Option(False, "--pull",
+                                        help="Refresh the MEGA snapshot before planning."),
+    ) -> None:
+        """Sync a source into MEGA: stage, de-duplicate, plan, send, and account for every record."""
+        from ..pipeline import sync
+
+        connector = _connector_from_args(name, path, option, id_column, job)
+        result = sync(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
+                      mode=mode, dry_run=dry_run, retry_failed=retry_failed, sandbox=sandbox,
+                      pull_first="always" if pull_first else "auto",
+                      progress=None if not json_out else False)
+        if json_out:
+            typer.echo(json.dumps(result.summary, default=str))
+        else:
+            console = _console()
+            for old in result.resumed:
+                console.print(f"Resumed and finished the interrupted run {old}.")
+            render_sync(result.summary, console, workspace=workspace)
+        sys.exit(result.exit_code)
+
+    @app.command("plan")
+    @friendly_errors
+    def plan_command(
+        name: Optional[str] = typer.Argument(None, help="Connector name (e.g. csv)."),
+        path: Optional[str] = typer.Argument(None, help="The connector's input (file path)."),
+        option: Optional[list[str]] = typer.Option(None, "--option", "-o"),
+        id_column: Optional[str] = typer.Option(None, "--id-column"),
+        workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
+        on_duplicate: str = typer.Option("update", "--on-duplicate"),
+        mode: str = typer.Option("bulk", "--mode"),
+        job: Optional[Path] = typer.Option(None, "--job"),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Offline: what a sync would send and what MEGA should answer. Sends nothing."""
+        from ..pipeline import plan
+
+        connector = _connector_from_args(name, path, option, id_column, job)
+        result = plan(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
+                      mode=mode, progress=None if not json_out else False)
+        if json_out:
+            typer.echo(json.dumps(result.summary, default=str))
+        else:
+            render_plan(result.summary, _console())
+
+    @app.command("pull")
+    @friendly_errors
+    def pull_command(
+        workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
+        sandbox: bool = typer.Option(False, "--sandbox", help="Pull from the --sandbox target."),
+        full: bool = typer.Option(False, "--full", help="Fetch everything, not only changes."),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Snapshot the customer's MEGA leads into the workspace (incremental after the first)."""
+        from ..pipeline import pull_snapshot
+        from ..pipeline.api import NO_TOKEN
+        import os
+
+        if not sandbox and not os.environ.get("MEGA_TOKEN"):
+            raise ConfigError(NO_TOKEN)
+        result = pull_snapshot(workspace=workspace, sandbox=sandbox, full=full)
+        if json_out:
+            typer.echo(json.dumps(result.as_dict()))
+        else:
+            kind = "incremental" if result.incremental else "full"
+            typer.echo(f"Pulled {result.fetched} lead(s) ({kind}); the snapshot holds "
+                       f"{result.leads} lead(s) of customer {result.customer_id}.")
+
+    @app.command("runs")
+    @friendly_errors
+    def runs_command(
+        workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """List the sync runs recorded in the workspace."""
+        from rich.table import Table
+
+        from ..pipeline import ledger, runs
+        from ..workspace import Workspace
+
+        with Workspace.open(_existing_workspace(workspace)) as ws:
+            ledger.ensure(ws.con)
+            items = runs.all_runs(ws.con)
+        if json_out:
+            typer.echo(json.dumps([{
+                "run_id": r.run_id, "source": r.source, "mode": r.mode, "dry_run": r.dry_run,
+                "status": r.status, "phase": r.phase, "started_at": r.started_at,
+                "finished_at": r.finished_at, "exit_code": r.exit_code,
+                "record_status": (r.summary or {}).get("record_status")} for r in items],
+                default=str))
+            return
+        if not items:
+            typer.echo("No runs in this workspace yet.")
+            return
+        table = Table(header_style="bold")
+        for col in ("run", "source", "mode", "status", "started", "records", "created",
+                    "updated", "skipped", "failed", "rejected", "pending", "exit"):
+            table.add_column(col)
+        for r in items:
+            rec = (r.summary or {}).get("record_status") or {}
+            mode = r.mode + (" dry-run" if r.dry_run else "")
+            table.add_row(r.run_id, r.source, mode, r.status,
+                          r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
+                          str((r.summary or {}).get("records", "")),
+                          *(str(rec.get(s, "")) for s in ("created", "updated", "skipped",
+                                                          "failed", "rejected", "pending")),
+                          "" if r.exit_code is None else str(r.exit_code))
+        _console().print(table)
+
+    @app.command("report")
+    @friendly_errors
+    def report_command(
+        run: Optional[str] = typer.Option(None, "--run", help="Run id (default: the latest)."),
+        fmt: str = typer.Option("csv", "--format", help="csv or json."),
+        output: Optional[Path] = typer.Option(None, "--output", help="File (default: stdout)."),
+        workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
+    ) -> None:
+        """One line per source record: status, MEGA lead id, matched_by, prediction, errors."""
+        from ..pipeline import ledger, report, runs
+        from ..workspace import Workspace
+
+        if fmt not in ("csv", "json"):
+            raise ConfigError(f"--format must be csv or json, not {fmt!r}")
+        with Workspace.open(_existing_workspace(workspace)) as ws:
+            ledger.ensure(ws.con)
+            chosen = runs.get(ws.con, run) if run else runs.latest(ws.con)
+            if chosen is None:
+                raise WorkspaceError("this workspace holds no sync run yet; run `leadbridge "
+                                     "sync` first")
+            rows = report.outcomes(ws.con, chosen.run_id)
+        if output is None:
+            (report.write_csv if fmt == "csv" else report.write_json)(rows, sys.stdout)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            with output.open("w", encoding="utf-8", newline="") as fh:
+                n = (report.write_csv if fmt == "csv" else report.write_json)(rows, fh)
+            typer.echo(f"Wrote {n} record outcome(s) of run {chosen.run_id} to {output}",
+                       err=True)
+
+    @app.command("demo")
+    @friendly_errors
+    def demo_command(
+        workspace: Optional[Path] = typer.Option(
+            None, "--workspace", help="Demo workspace (default .leadbridge/demo/, reset each run)."),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """The whole job on bundled sample leads against an in-process sandbox (no token)."""
+        from ..pipeline import sync
+        from ..pipeline.demo import SAMPLE, failed_examples
+
+        ws = workspace or _demo_workspace()
+        for stale in (ws, ws.with_name(ws.stem + ".sandbox.duckdb")):
+            if stale.exists():
+                stale.unlink()
+        console = _console()
+        if not json_out:
+            console.print(f"leadbridge demo: {SAMPLE.name} (bundled, messy on purpose) -> an "
+                          "in-process MEGA sandbox on 127.0.0.1, no token needed.")
+        connector = build_connector("csv", str(SAMPLE), None)
+        result = sync(connector, workspace=ws, sandbox=True,
+                      progress=None if not json_out else False)
+        if json_out:
+            typer.echo(json.dumps(result.summary, default=str))
+        else:
+            render_sync(result.summary, console, workspace=ws)
+            examples = failed_examples(result.outcomes)
+            if examples:
+                console.print("[bold]Examples, one line per source record[/bold]:")
+                for row in examples:
+                    errs = "; ".join(row["errors"] or [])
+                    console.print(f"  {row['source']}:{row['source_id']} -> {row['status']}"
+                                  + (f" ({errs})" if errs else "")
+                                  + (f" lead {row['lead_id']}" if row["lead_id"] else ""))
+            console.print("Run `leadbridge demo` again for a fresh sandbox, or try "
+                          f"`leadbridge sync csv {SAMPLE} --sandbox --workspace {ws}` "
+                          "to see that a second sync sends nothing.")
+        # The sample contains rows MEGA refuses on purpose: the demo succeeded when the run
+        # finished with every record accounted for.
+        sys.exit(0 if result.summary["record_status"].get("pending", 0) == 0 else 3)
+
+
+def _demo_workspace() -> Path:
+    base = Path(".leadbridge") / "demo"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = base / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        base = Path(tempfile.mkdtemp(prefix="leadbridge-demo-"))
+    return base / "workspace.duckdb"
+

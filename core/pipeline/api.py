@@ -259,7 +259,7 @@ def _finish(con: Any, run: runs.Run, ws_path: Path | None,
 def _push_run(con: Any, client: Any, run: runs.Run, progress: Progress) -> None:
     total, done = con.execute(
         "SELECT count(*), count(*) FILTER (state = 'done') FROM sync_chunks WHERE run_id = ?",
-        [run.run_id]).fetchone()
+        [run.run_id]).fetchall()[0]
     progress.task("chunks", total, live=run.mode == "live")
     progress.advance("chunks", done)
     try:
@@ -327,7 +327,7 @@ def plan(
             if p.predicted_matched_by:
                 matched[p.predicted_matched_by] += 1
         snapshot = ws.con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ?",
-                                  [customer]).fetchone()[0]
+                                  [customer]).fetchall()[0][0]
         summary = {
             **stats,
             "golden_rows": len(plans),
@@ -404,6 +404,8 @@ def sync(
                           "on_duplicate=skip; use --mode bulk for those")
     if pull_first not in ("auto", "always", "never"):
         raise ConfigError("pull_first must be auto, always or never")
+    if not sandbox and client is None and not (token or os.environ.get("MEGA_TOKEN")):
+        raise ConfigError(NO_TOKEN)
     connector = _connector(source, path, options)
     label = label or connector.name
     eng = _engine_options(engine_options)

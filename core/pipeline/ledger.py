@@ -86,8 +86,8 @@ def loads(text: str | None) -> Any:
 # --- small key/value settings -----------------------------------------------------------
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = con.execute("SELECT value FROM sync_meta WHERE key = ?", [key]).fetchone()
-    return None if row is None else row[0]
+    row = con.execute("SELECT value FROM sync_meta WHERE key = ?", [key]).fetchall()
+    return row[0][0] if row else None
 
 
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
@@ -99,8 +99,8 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
 
 def load_cursor(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, Any]:
     """The connector ``state`` saved after the last staging of ``source`` ({} the first time)."""
-    row = con.execute("SELECT state FROM source_cursors WHERE source = ?", [source]).fetchone()
-    return dict(loads(row[0]) or {}) if row else {}
+    row = con.execute("SELECT state FROM source_cursors WHERE source = ?", [source]).fetchall()
+    return dict(loads(row[0][0]) or {}) if row else {}
 
 
 def save_cursor(con: duckdb.DuckDBPyConnection, source: str, state: dict[str, Any]) -> None:

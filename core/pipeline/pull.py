@@ -61,7 +61,7 @@ def now_iso() -> str:
 def has_snapshot(con: duckdb.DuckDBPyConnection, customer_id: str) -> bool:
     ensure(con)
     row = con.execute("SELECT count(*) FROM mega_pulls WHERE customer_id = ?",
-                      [customer_id]).fetchone()
+                      [customer_id]).fetchall()[0]
     return bool(row and row[0])
 
 
@@ -111,7 +111,7 @@ def pull(con: duckdb.DuckDBPyConnection, client: Any, *, base_url: str = "",
     since = None
     if not full:
         row = con.execute("SELECT max(max_updated_at) FROM mega_pulls WHERE customer_id = ?",
-                          [customer_id]).fetchone()
+                          [customer_id]).fetchall()[0]
         since = row[0] if row else None
     filters: dict[str, Any] = {"sort_by": "updated_at", "sort_dir": "asc",
                                "include_custom_fields": True, "limit": 100}
@@ -136,7 +136,7 @@ def pull(con: duckdb.DuckDBPyConnection, client: Any, *, base_url: str = "",
         con.execute("INSERT INTO mega_pulls VALUES (?, ?, now(), ?, ?, ?)",
                     [customer_id, base_url, since is not None, fetched, newest])
     total = con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ?",
-                        [customer_id]).fetchone()[0]  # type: ignore[index]
+                        [customer_id]).fetchall()[0][0]  # type: ignore[index]
     return PullResult(customer_id, since is not None, fetched, int(total))
 
 

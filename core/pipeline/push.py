@@ -117,12 +117,12 @@ def _live_result(con: duckdb.DuckDBPyConnection, customer_id: str, ref: str,
     lead = answer.get("lead", answer)
     lead_id = str(lead.get("id")) if lead.get("id") is not None else None
     known = con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ? AND id = ?",
-                        [customer_id, lead_id]).fetchone()[0]  # type: ignore[index]
+                        [customer_id, lead_id]).fetchall()[0][0]  # type: ignore[index]
     if known:
         matched = con.execute("SELECT predicted_matched_by FROM sync_rows WHERE row_ref = ? "
-                              "ORDER BY ord DESC LIMIT 1", [ref]).fetchone()
+                              "ORDER BY ord DESC LIMIT 1", [ref]).fetchall()
         return [{"row_ref": ref, "status": "updated", "lead_id": lead_id,
-                 "matched_by": matched[0] if matched else None, "errors": None}]
+                 "matched_by": matched[0][0] if matched else None, "errors": None}]
     return [{"row_ref": ref, "status": "created", "lead_id": lead_id, "matched_by": None,
              "errors": None}]
 

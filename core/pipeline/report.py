@@ -69,18 +69,18 @@ def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
         "GROUP BY ALL", [run_id]).fetchall())
     sent, unchanged = con.execute(
         "SELECT count(*) FILTER (action = 'send'), count(*) FILTER (action = 'unchanged') "
-        "FROM sync_rows WHERE run_id = ?", [run_id]).fetchone()  # type: ignore[misc]
+        "FROM sync_rows WHERE run_id = ?", [run_id]).fetchall()[0]  # type: ignore[misc]
     compared, mismatches = con.execute(
         "SELECT count(*) FILTER (status IS NOT NULL), "
         "count(*) FILTER (status IS NOT NULL AND status <> predicted_status) "
-        "FROM sync_rows WHERE run_id = ? AND action = 'send'", [run_id]).fetchone()  # type: ignore[misc]
+        "FROM sync_rows WHERE run_id = ? AND action = 'send'", [run_id]).fetchall()[0]  # type: ignore[misc]
     examples = [dict(zip(("row_ref", "predicted", "actual", "errors"), r)) for r in con.execute(
         "SELECT row_ref, predicted_status, status, errors FROM sync_rows WHERE run_id = ? AND "
         "action = 'send' AND status IS NOT NULL AND status <> predicted_status ORDER BY ord "
         "LIMIT 5", [run_id]).fetchall()]
     chunks, done, requests = con.execute(
         "SELECT count(*), count(*) FILTER (state = 'done'), coalesce(sum(attempts), 0) "
-        "FROM sync_chunks WHERE run_id = ?", [run_id]).fetchone()  # type: ignore[misc]
+        "FROM sync_chunks WHERE run_id = ?", [run_id]).fetchall()[0]  # type: ignore[misc]
     errors: Counter[str] = Counter()
     ignored: Counter[str] = Counter()
     for errs, ign in con.execute(

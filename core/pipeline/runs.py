@@ -59,7 +59,7 @@ def _from_row(row: tuple[Any, ...]) -> Run:
 def create(con: duckdb.DuckDBPyConnection, *, source: str, connector: str, mode: str,
            dry_run: bool, on_duplicate: str, customer_id: str, base_url: str) -> Run:
     """Insert a new run in phase ``extract``; its id sorts by time (seq) and is unique."""
-    seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM sync_runs").fetchone()[0]  # type: ignore[index]
+    seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM sync_runs").fetchall()[0][0]  # type: ignore[index]
     run_id = f"r{seq:04d}-{uuid.uuid4().hex[:8]}"
     con.execute(
         "INSERT INTO sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'extract', ?, now(), NULL, "
@@ -70,21 +70,21 @@ def create(con: duckdb.DuckDBPyConnection, *, source: str, connector: str, mode:
 
 
 def get(con: duckdb.DuckDBPyConnection, run_id: str) -> Run:
-    row = con.execute(f"SELECT {_COLUMNS} FROM sync_runs WHERE run_id = ?", [run_id]).fetchone()
-    if row is None:
+    row = con.execute(f"SELECT {_COLUMNS} FROM sync_runs WHERE run_id = ?", [run_id]).fetchall()
+    if not row:
         from ..errors import WorkspaceError
 
         raise WorkspaceError(f"run {run_id!r} is not in this workspace; "
                              "`leadbridge runs` lists the runs it holds")
-    return _from_row(row)
+    return _from_row(row[0])
 
 
 def latest(con: duckdb.DuckDBPyConnection, *, planned_only: bool = True) -> Run | None:
     """The newest run (that got as far as planning, by default)."""
     where = "WHERE phase <> 'extract'" if planned_only else ""
     row = con.execute(f"SELECT {_COLUMNS} FROM sync_runs {where} ORDER BY seq DESC LIMIT 1"
-                      ).fetchone()
-    return None if row is None else _from_row(row)
+                      ).fetchall()
+    return _from_row(row[0]) if row else None
 
 
 def all_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:
@@ -109,8 +109,8 @@ def set_phase(con: duckdb.DuckDBPyConnection, run_id: str, phase: str,
 
 
 def build_stats(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
-    row = con.execute("SELECT build FROM sync_runs WHERE run_id = ?", [run_id]).fetchone()
-    return dict(ledger.loads(row[0]) or {}) if row else {}
+    row = con.execute("SELECT build FROM sync_runs WHERE run_id = ?", [run_id]).fetchall()
+    return dict(ledger.loads(row[0][0]) or {}) if row else {}
 
 
 def set_status(con: duckdb.DuckDBPyConnection, run_id: str, status: str, *,

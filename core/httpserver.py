@@ -144,6 +144,9 @@ class JSONServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes; without TCP_NODELAY the body waits
+            # ~40 ms for the client's delayed ACK on every keep-alive request
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
                 return

@@ -151,9 +151,28 @@ class JSONServer:
             def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
                 return
 
+            def send_error(self, code: int, message: str | None = None,
+                           explain: str | None = None) -> None:
+                """Protocol-level errors (garbage request lines, bad headers) in the
+                server's own error format instead of http.server's HTML page."""
+                try:
+                    self._send(server._error(code, message or "bad request"), close=True)
+                except OSError:
+                    pass
+
             def _dispatch(self) -> None:
                 split = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    self._send(server._error(411, "send a Content-Length (chunked bodies are "
+                                                  "not accepted)"), close=True)
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    if length < 0:
+                        raise ValueError(length)
+                except ValueError:
+                    self._send(server._error(400, "invalid Content-Length header"), close=True)
+                    return
                 if length > server.max_body:
                     self._send(server._error(413, "request body too large"), close=True)
                     return

@@ -126,6 +126,19 @@ def _golden(ws: Any) -> list[dict[str, Any]]:
     return golden_rows(ws)
 
 
+def time_scale() -> float:
+    """``LEADBRIDGE_TIME_SCALE`` shrinks rate-limit windows (rehearsals against a sandbox
+    started with the same ``--time-scale``, and tests); 1 against MEGA itself."""
+    raw = os.environ.get("LEADBRIDGE_TIME_SCALE", "1")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"LEADBRIDGE_TIME_SCALE must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError("LEADBRIDGE_TIME_SCALE must be > 0")
+    return value
+
+
 def _sandbox_identity(con: Any) -> tuple[str, str]:
     """The --sandbox customer (kept in the workspace) and its token (derived, never stored)."""
     customer = ledger.get_meta(con, "sandbox_customer_id")
@@ -155,6 +168,7 @@ def _target(ws: Any, *, sandbox: Any, base_url: str | None, token: str | None,
             customer, tok = _sandbox_identity(ws.con)
             db = None if ws.path is None else ws.path.with_name(ws.path.stem + ".sandbox.duckdb")
             overrides = dict(sandbox) if isinstance(sandbox, Mapping) else {}
+            overrides.setdefault("time_scale", time_scale())
             box = Sandbox(SandboxConfig(tokens=(TokenGrant(tok, customer),), db_path=db,
                                         **overrides)).start()
         else:
@@ -173,7 +187,7 @@ def _target(ws: Any, *, sandbox: Any, base_url: str | None, token: str | None,
         return
     if not (token or os.environ.get("MEGA_TOKEN")):
         raise ConfigError(NO_TOKEN)
-    with MegaClient(base_url, token, customer_id) as mega:
+    with MegaClient(base_url, token, customer_id, time_scale=time_scale()) as mega:
         yield mega, known
 
 

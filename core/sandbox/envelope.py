@@ -11,7 +11,10 @@ ERROR_TYPES: dict[int, str] = {
     404: "not_found_error",
     405: "invalid_request_error",
     409: "api_error",
+    411: "invalid_request_error",
     413: "invalid_request_error",
+    414: "invalid_request_error",
+    431: "invalid_request_error",
     429: "rate_limit_error",
 }
 

@@ -74,7 +74,7 @@ class Sandbox:
         add(router, "PATCH", HOOKS + "/{id}", SCOPE_WEBHOOKS, DEFAULT_BUCKET, hooks.update)
         add(router, "DELETE", HOOKS + "/{id}", SCOPE_WEBHOOKS, DEFAULT_BUCKET, hooks.delete)
         return JSONServer(router, config.host, config.port, max_body=config.max_body,
-                          error=_server_error)
+                          error=_server_error, poll_interval=0.05)
 
     def start(self) -> Sandbox:
         if self._server is None:

@@ -55,3 +55,13 @@ def api_for(openapi: OpenAPI) -> Iterator[Callable[[Sandbox, TokenGrant], Api]]:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def make_sandbox_once(make_sandbox: Callable[..., Sandbox], openapi: OpenAPI) -> Iterator[Api]:
+    """One sandbox with roomy limits shared by every example of a Hypothesis test."""
+    sandbox = make_sandbox(default_per_minute=100_000, default_per_hour=100_000,
+                           bulk_per_minute=100_000)
+    client = Api(sandbox, sandbox.config.tokens[0], openapi)
+    yield client
+    client.close()

@@ -116,7 +116,9 @@ class MegaClient:
         allow_http: bool = False,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        token = token if isinstance(token, Secret) else Secret(token or "")  # no plain local
         settings = resolve_settings(base_url, token, customer_id, env=env, allow_http=allow_http)
+        del env
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         self.base_url = settings.base_url
@@ -152,8 +154,8 @@ class MegaClient:
         self._http.close()
 
     def __repr__(self) -> str:
-        return (f"MegaClient(base_url={self.base_url!r}, customer_id={self.customer_id!r}, "
-                "token='***')")
+        return (f"MegaClient(base_url={getattr(self, 'base_url', None)!r}, "
+                f"customer_id={getattr(self, 'customer_id', None)!r}, token='***')")
 
     __str__ = __repr__
 

@@ -52,14 +52,18 @@ def resolve_settings(base_url: str | None = None, token: str | Secret | None = N
 
     Raises ConfigError naming every missing or malformed variable at once.
     """
-    env = os.environ if env is None else env
-    url = (base_url or env.get(ENV_BASE_URL) or DEFAULT_BASE_URL).strip().rstrip("/")
-    raw_token = token.reveal() if isinstance(token, Secret) else token
-    raw_token = (raw_token or env.get(ENV_TOKEN) or "").strip()
-    customer = (customer_id or env.get(ENV_CUSTOMER_ID) or "").strip()
+    # Nothing secret stays in a plain local: a traceback printed with its locals (rich,
+    # pytest --showlocals) must not reveal the token or the environment holding it.
+    token = token if isinstance(token, Secret) else Secret((token or "").strip())
+    if not token:
+        token = Secret((_lookup(env, ENV_TOKEN) or "").strip())
+    env_url, env_customer = _lookup(env, ENV_BASE_URL), _lookup(env, ENV_CUSTOMER_ID)
+    del env
+    url = (base_url or env_url or DEFAULT_BASE_URL).strip().rstrip("/")
+    customer = (customer_id or env_customer or "").strip()
 
     problems: list[str] = []
-    if not raw_token:
+    if not token.reveal().strip():
         problems.append(f"no MEGA token: set {ENV_TOKEN} (or pass token=...); MEGA issues "
                         "keys that look like mega_<64 hex>")
     if not customer:
@@ -76,4 +80,8 @@ def resolve_settings(base_url: str | None = None, token: str | Secret | None = N
                         f"({parts.hostname}): the token would travel unencrypted; use https")
     if problems:
         raise ConfigError("MEGA client configuration: " + "; ".join(problems))
-    return MegaSettings(base_url=url, token=Secret(raw_token), customer_id=customer)
+    return MegaSettings(base_url=url, token=token, customer_id=customer)
+
+
+def _lookup(env: Mapping[str, str] | None, name: str) -> str | None:
+    return (os.environ if env is None else env).get(name)

@@ -150,10 +150,16 @@ def register(app: typer.Typer) -> None:
                                         help="Refresh the MEGA snapshot before planning."),
     ) -> None:
         """Sync a source into MEGA: stage, de-duplicate, plan, send, and account for every record."""
-        from ..pipeline import sync
+        import os
 
+        from ..pipeline import load_job, sync
+        from ..pipeline.api import NO_TOKEN
+
+        spec = load_job(job) if job is not None else None
+        if not (sandbox or (spec and spec.sandbox) or os.environ.get("MEGA_TOKEN")):
+            raise ConfigError(NO_TOKEN)
         connector = _connector_from_args(name, path, option, id_column, job)
-        result = sync(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
+        result = sync(connector, job=spec, workspace=workspace, on_duplicate=on_duplicate,
                       mode=mode, dry_run=dry_run, retry_failed=retry_failed, sandbox=sandbox,
                       pull_first="always" if pull_first else "auto",
                       progress=None if not json_out else False)

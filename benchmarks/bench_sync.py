@@ -1,0 +1,166 @@
+"""Sync benchmark: requests sent and wall time of the whole job against the sandbox.
+
+Generates N messy records with duplicates (benchmarks/generate.py), then, in one process:
+
+1. **naive**: what a script sending the raw records 500 per request would send
+   (ceil(N / 500) bulk requests; with ``--naive-run`` it is actually sent to a second sandbox
+   so its leads can be counted too);
+2. **leadbridge**: `sync` end to end (stage, build, plan, chunk, push, ledger, report) against
+   an in-process sandbox whose rate-limit windows are shrunk by ``--time-scale`` (the client
+   paces to the same scaled limits: 10 bulk requests per scaled minute);
+3. **re-run**: the same sync again (unchanged input: no request at all).
+
+    python benchmarks/bench_sync.py --rows 100000 --time-scale 0.01
+
+At time scale 1 the bulk limit alone would take (requests - 10) * 6 s; the figure printed
+as "rate-limited floor" is that bound scaled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import generate  # noqa: E402  (benchmarks/generate.py, the engine helper's generator)
+
+
+def _csv_connector(path: Path) -> Any:
+    from leadbridge.plugins import load_registry
+
+    info = load_registry().get("csv")
+    return info.cls(**{info.cls.positional: str(path)})
+
+
+def _arrow_connector(rows: int, seed: int) -> Any:
+    """Fallback when no csv connector is installed: the generated table as Arrow batches."""
+    import pyarrow as pa
+
+    from leadbridge.connector import Connector
+
+    class Generated(Connector):
+        name = "generated"
+
+        def records(self, state: dict[str, Any]):  # type: ignore[override]
+            table = generate.generate_table(rows, seed)
+            names = table.column("first_name").to_pylist()
+            last = table.column("last_name").to_pylist()
+            full = [" ".join(p for p in (f, ln) if p) or None for f, ln in zip(names, last)]
+            out = pa.table({
+                "source_id": table.column("id"), "contact_name": pa.array(full, pa.string()),
+                "contact_email": table.column("email"), "contact_phone": table.column("phone"),
+                "stage": table.column("stage"), "owner": table.column("owner"),
+                "created_at": table.column("created_at"),
+                "updated_at": table.column("updated_at"),
+            })
+            yield from out.to_batches(50_000)
+
+    return Generated()
+
+
+def naive_run(csv_path: Path, scale: float) -> dict[str, Any]:
+    """Send raw rows 500 per request, no dedup: what a straightforward script does."""
+    import csv as _csv
+
+    from leadbridge.mega import MegaClient
+    from leadbridge.sandbox import Sandbox, SandboxConfig
+
+    cfg = SandboxConfig.default(time_scale=scale)
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        rows = [{k: v for k, v in {
+            "contact_name": " ".join(p for p in (r["first_name"], r["last_name"]) if p),
+            "contact_email": r["email"], "contact_phone": r["phone"]}.items() if v}
+            for r in _csv.DictReader(fh)]
+    start = time.perf_counter()
+    with Sandbox(cfg) as box:
+        grant = cfg.tokens[0]
+        with MegaClient(box.base_url, grant.token, grant.customer_id, time_scale=scale,
+                        env={}) as client:
+            failed = 0
+            for i in range(0, len(rows), 500):
+                answer = client.bulk_import([r or {"contact_name": "?"} for r in rows[i:i + 500]])
+                failed += answer["summary"]["failed"]
+        leads = len(box.leads(grant.customer_id))
+    return {"requests": math.ceil(len(rows) / 500), "leads": leads, "failed_rows": failed,
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--time-scale", type=float, default=0.01,
+                        help="rate-limit windows x this (0.01: a minute lasts 0.6 s)")
+    parser.add_argument("--naive-run", action="store_true",
+                        help="also send the naive script's requests to a second sandbox")
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args(argv)
+
+    from leadbridge.pipeline import sync
+    from leadbridge.plugins import load_registry
+    from leadbridge.sandbox import Sandbox, SandboxConfig
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="lb-bench-sync-"))
+    work.mkdir(parents=True, exist_ok=True)
+    csv_path = generate.write_csv(args.rows, args.seed, work / "leads.csv")
+    use_csv = "csv" in load_registry().connectors
+    make = (lambda: _csv_connector(csv_path)) if use_csv else \
+        (lambda: _arrow_connector(args.rows, args.seed))
+
+    naive = {"requests": math.ceil(args.rows / 500)}
+    if args.naive_run:
+        naive = naive_run(csv_path, args.time_scale)
+
+    cfg = SandboxConfig.default(time_scale=args.time_scale)
+    ws = work / "ws.duckdb"
+    for stale in (ws, ws.with_name("ws.duckdb.wal")):
+        stale.unlink(missing_ok=True)
+    with Sandbox(cfg) as box:
+        from leadbridge.mega import MegaClient
+
+        grant = cfg.tokens[0]
+        with MegaClient(box.base_url, grant.token, grant.customer_id,
+                        time_scale=args.time_scale, env={}) as client:
+            t0 = time.perf_counter()
+            first = sync(make(), workspace=ws, client=client, stages=cfg.stages,
+                         owners=cfg.owners)
+            t1 = time.perf_counter()
+            attempts_first = client.stats.attempts
+            second = sync(make(), workspace=ws, client=client, stages=cfg.stages,
+                          owners=cfg.owners)
+            t2 = time.perf_counter()
+        leads = len(box.leads(grant.customer_id))
+    s = first.summary
+    floor = max(0, s["requests"] - 10) * 6.0 * args.time_scale
+    result = {
+        "rows": args.rows, "source": "csv" if use_csv else "arrow", "time_scale": args.time_scale,
+        "naive_bulk_requests": naive["requests"], "naive": naive,
+        "leadbridge_bulk_requests": s["requests"], "golden_rows": s["golden_rows"],
+        "clusters": (s.get("build") or {}).get("clusters"),
+        "request_ratio": round(naive["requests"] / max(1, s["requests"]), 2),
+        "leads_in_sandbox": leads, "record_status": s["record_status"],
+        "prediction_mismatches": s["prediction_mismatches"],
+        "first_run_seconds": round(t1 - t0, 2), "rate_limited_floor_seconds": round(floor, 2),
+        "http_attempts_first_run": attempts_first,
+        "rerun_seconds": round(t2 - t1, 2), "rerun_requests": second.summary["requests"],
+    }
+    print(f"records {args.rows:,} -> golden rows {s['golden_rows']:,}")
+    print(f"bulk requests: naive {naive['requests']}  leadbridge {s['requests']}  "
+          f"(x{result['request_ratio']} fewer)")
+    print(f"wall time, whole sync against the sandbox (time scale {args.time_scale}): "
+          f"{result['first_run_seconds']} s (rate-limit floor {result['rate_limited_floor_seconds']} s)")
+    print(f"re-run of unchanged input: {result['rerun_requests']} requests, "
+          f"{result['rerun_seconds']} s")
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""The command forms users and outside checks rely on, run as real subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from leadbridge.plugins import load_registry
+from leadbridge.sandbox import Sandbox, SandboxConfig
+
+from .conftest import cli_env, customer, messy_records, run_cli, write_csv
+
+
+def _has_csv() -> bool:
+    try:
+        return "csv" in load_registry().connectors
+    except Exception:  # noqa: BLE001
+        return False
+
+
+needs_csv = pytest.mark.skipif(not _has_csv(), reason="the csv connector is not registered")
+
+
+def test_no_token_refuses_with_exit_2_naming_the_variables(tmp_path: Path) -> None:
+    proc = run_cli("sync", "csv", str(tmp_path / "leads.csv"), "--workspace",
+                   str(tmp_path / "ws.duckdb"), env=cli_env())
+    assert proc.returncode == 2, proc.stderr
+    for word in ("MEGA_TOKEN", "MEGA_CUSTOMER_ID", "MEGA_BASE_URL", "--sandbox"):
+        assert word in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "ws.duckdb").exists()  # refused before touching anything
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    proc = run_cli("sync", "--workspace", str(tmp_path / "ws.duckdb"), "--sandbox")
+    assert proc.returncode == 2 and "name a connector" in proc.stderr
+    proc = run_cli("report", "--workspace", str(tmp_path / "missing.duckdb"), "--format", "csv")
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    job = tmp_path / "job.toml"
+    job.write_text('[source]\nconnector = "csv"\n[target]\ntoken = "mega_abc"\n')
+    proc = run_cli("sync", "--job", str(job), "--sandbox", "--workspace", str(tmp_path / "w"))
+    assert proc.returncode == 2 and "secret" in proc.stderr and "mega_abc" not in proc.stderr
+
+
+@needs_csv
+def test_sync_exit_codes_runs_and_report(tmp_path: Path) -> None:
+    clean = write_csv(tmp_path / "clean.csv", messy_records(20, seed=3)[:-1])
+    bad = write_csv(tmp_path / "bad.csv", messy_records(5, seed=4, bad_stage=1))
+    with Sandbox(SandboxConfig.default(time_scale=0.002)) as box:
+        env = cli_env(box, LEADBRIDGE_TIME_SCALE="0.002")
+        ws = str(tmp_path / "ws.duckdb")
+        ok = run_cli("sync", "csv", str(clean), "--workspace", ws, "--json", env=env)
+        assert ok.returncode == 0, ok.stderr
+        summary = json.loads(ok.stdout)
+        assert summary["record_status"]["created"] == 20 - 0 and summary["exit_code"] == 0
+        again = run_cli("sync", "csv", str(clean), "--workspace", ws, env=env)
+        assert again.returncode == 0 and "Nothing to send" in again.stdout
+        ws2 = str(tmp_path / "ws2.duckdb")
+        failed = run_cli("sync", "csv", str(bad), "--workspace", ws2, "--json", env=env)
+        assert failed.returncode == 1, failed.stderr
+        assert "Stage not found: appointment_set" in json.loads(failed.stdout)["errors"]
+        leads = len(box.leads(customer(box)))
+    runs = run_cli("runs", "--workspace", ws, "--json")
+    assert [r["status"] for r in json.loads(runs.stdout)] == ["finished", "finished"]
+    first_run = json.loads(runs.stdout)[0]["run_id"]
+    rep = run_cli("report", "--run", first_run, "--format", "csv", "--workspace", ws)
+    rows = list(csv.DictReader(io.StringIO(rep.stdout)))
+    assert len(rows) == 20 and {r["status"] for r in rows} == {"created"}
+    assert list(rows[0]) == ["source", "source_id", "row_ref", "status", "lead_id",
+                             "matched_by", "predicted_status", "errors"]
+    out = tmp_path / "out.json"
+    rep = run_cli("report", "--format", "json", "--output", str(out), "--workspace", ws2)
+    items = json.loads(out.read_text())
+    assert {i["status"] for i in items} >= {"failed", "rejected"}
+    assert sum(1 for i in items if i["lead_id"]) + 2 == len(items)
+    assert leads > 0
+
+
+@needs_csv
+def test_stopped_run_exits_3_and_resumes(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "l.csv", messy_records(10, seed=6)[:-1])
+    ws = str(tmp_path / "ws.duckdb")
+    broken = SandboxConfig.default(time_scale=0.001, fail_before=1.0)
+    with Sandbox(broken) as box:
+        env = cli_env(box, LEADBRIDGE_TIME_SCALE="0.001")
+        proc = run_cli("sync", "csv", data and str(data), "--workspace", ws, env=env)
+        assert proc.returncode == 3, proc.stderr
+        assert "resume" in proc.stderr and "Traceback" not in proc.stderr
+        token, cust = box.config.tokens[0].token, customer(box)
+    from leadbridge.sandbox import TokenGrant
+
+    with Sandbox(SandboxConfig(tokens=(TokenGrant(token, cust),), time_scale=0.001)) as box:
+        env = cli_env(box, LEADBRIDGE_TIME_SCALE="0.001")
+        proc = run_cli("sync", "csv", str(data), "--workspace", ws, "--json", env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["record_status"]["created"] == 10
+
+
+@needs_csv
+def test_plan_is_offline_and_prints_the_counts(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "l.csv", messy_records(30, seed=7))
+    proc = run_cli("plan", "csv", str(data), "--workspace", str(tmp_path / "ws.duckdb"),
+                   env=cli_env(MEGA_BASE_URL="http://127.0.0.1:9"))
+    assert proc.returncode == 0, proc.stderr
+    for word in ("records", "clusters", "golden rows", "conflicts", "placeholder keys",
+                 "chunks", "requests", "predicted created", "predicted updated",
+                 "predicted skipped"):
+        assert word in proc.stdout, word
+
+
+@needs_csv
+def test_sandbox_flag_persists_state_so_a_rerun_sends_nothing(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "l.csv", messy_records(15, seed=8))
+    ws = str(tmp_path / "ws.duckdb")
+    env = cli_env(LEADBRIDGE_TIME_SCALE="0.01")
+    first = run_cli("sync", "csv", str(data), "--sandbox", "--workspace", ws, "--json", env=env)
+    assert first.returncode == 1, first.stderr  # the no-contact record is rejected
+    assert json.loads(first.stdout)["rows_sent"] > 0
+    second = run_cli("sync", "csv", str(data), "--sandbox", "--workspace", ws, env=env)
+    assert "Nothing to send" in second.stdout
+    assert (tmp_path / "ws.sandbox.duckdb").exists()
+
+
+@needs_csv
+def test_demo_runs_without_a_token(tmp_path: Path) -> None:
+    proc = run_cli("demo", "--json", env=cli_env(), cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["records"] > 300 and summary["record_status"]["pending"] == 0
+    assert summary["row_status"]["failed"] >= 1 and "Stage not found" in " ".join(summary["errors"])
+    assert summary["record_status"]["created"] > 100
+    assert (tmp_path / ".leadbridge" / "demo" / "workspace.duckdb").exists()

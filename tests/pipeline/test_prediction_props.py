@@ -1,0 +1,66 @@
+"""Hypothesis: for generated sources and existing leads, the offline prediction of every row
+equals what the sandbox (MEGA's model) answers — status and matched_by, row by row."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadbridge.mega import MegaClient
+from leadbridge.pipeline import sync
+from leadbridge.sandbox import Sandbox, SandboxConfig
+
+from .conftest import FAST, ListConnector
+
+EMAILS = ["ann@example.com", " ANN@example.com", "bob@example.org", "cy@example.net",
+          "dee@example.com", "not-an-email@", "eve@example.io"]
+PHONES = ["(206) 555-0101", "+1 206 555 0101", "206.555.0102", "2065550103 x7", "555-0104",
+          "415-555-0105", "000-000-0000"]
+NAMES = ["Ann", "Bob", "Cy", "Dee", "Eve", None]
+STAGES = ["new", "contacted", "Appointment Set", None]
+
+
+def _maybe(values: list) -> st.SearchStrategy:
+    return st.one_of(st.none(), st.sampled_from(values))
+
+
+lead_rows = st.fixed_dictionaries({
+    "contact_name": st.sampled_from([n for n in NAMES if n]),
+    "contact_email": _maybe([e for e in EMAILS if "@" in e and not e.endswith("@")]),
+    "contact_phone": _maybe(PHONES[:6]),
+})
+
+source_records = st.lists(st.fixed_dictionaries({
+    "contact_name": _maybe(NAMES),
+    "contact_email": _maybe(EMAILS),
+    "contact_phone": _maybe(PHONES),
+    "stage": _maybe(STAGES),
+    "lead_line": _maybe(["buyer", "seller"]),
+    "updated_at": st.sampled_from(["2026-01-01", "2026-02-01", "2026-03-01"]),
+}), min_size=1, max_size=12)
+
+
+@settings(max_examples=15)
+@given(existing=st.lists(lead_rows, max_size=5), records=source_records,
+       on_duplicate=st.sampled_from(["update", "skip"]))
+def test_predicted_status_equals_sandbox_answer(existing, records, on_duplicate) -> None:
+    for i, rec in enumerate(records):
+        rec["source_id"] = f"s{i}"
+    config = SandboxConfig.default(time_scale=FAST)
+    with Sandbox(config) as box:
+        grant = config.tokens[0]
+        with MegaClient(box.base_url, grant.token, grant.customer_id, time_scale=FAST,
+                        env={}) as client:
+            rows = [{k: v for k, v in r.items() if v is not None} for r in existing]
+            if rows:
+                client.bulk_import(rows)
+            result = sync(ListConnector(records), workspace=None, client=client,
+                          stages=config.stages, owners=config.owners, on_duplicate=on_duplicate,
+                          engine_options={"classify_phones": False})
+    assert result.summary["record_status"]["pending"] == 0
+    for outcome in result.outcomes:
+        if outcome["status"] == "rejected":
+            continue
+        assert outcome["status"] == outcome["predicted_status"], outcome
+    assert result.summary["prediction_mismatches"] == 0
+    assert result.summary["predicted_compared"] == result.summary["rows_sent"]

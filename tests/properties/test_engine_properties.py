@@ -1,0 +1,148 @@
+"""Engine properties: exact partition, order independence, unique keys, lineage, chunks."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+from engine_strategies import records
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadbridge import mega_model as mm
+from leadbridge.chunking import canonical_json, make_chunks
+from leadbridge.engine import EngineOptions, build, golden_rows, sql_chunks, stage
+from leadbridge.workspace import Workspace
+
+# A build is ~40 SQL statements (~0.1 s): fewer examples than the suite default keeps this
+# folder well under a minute on 2 cores; HYPOTHESIS_PROFILE=thorough still runs 1000.
+FEW = settings(max_examples=max(12, settings.default.max_examples // 5))
+NO_GUARD = EngineOptions(placeholder_guard=False, classify_phones=False)
+_WS: list[Workspace] = []
+
+
+def _workspace() -> Workspace:
+    if not _WS:
+        _WS.append(Workspace.open(None, threads=1))
+    ws = _WS[0]
+    ws.con.execute("DROP TABLE IF EXISTS records")
+    return ws
+
+
+def run(recs: list[dict[str, Any]], options: EngineOptions | None = None) -> dict[str, Any]:
+    ws = _workspace()
+    if True:
+        stage(ws, "t", recs)
+        result = build(ws, options or EngineOptions(classify_phones=False))
+        lineage = ws.con.execute(
+            "SELECT source_id, row_ref, reject_reason FROM lineage ORDER BY source_id").fetchall()
+        golden = golden_rows(ws)
+        chunks = [(c.body, c.idempotency_key, c.row_refs) for c in sql_chunks(ws, "cust", size=7)]
+    return {"result": result, "lineage": lineage, "golden": golden, "chunks": chunks}
+
+
+def reference_partition(recs: list[dict[str, Any]]) -> set[frozenset[str]]:
+    """Plain union-find over MEGA's Python key rules (no placeholder guard)."""
+    parent: dict[Any, Any] = {}
+
+    def find(x: Any) -> Any:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    members = []
+    for r in recs:
+        if r.get("deleted"):
+            continue
+        ek = mm.email_key(r["contact_email"]) if mm.is_valid_email(r["contact_email"]) else None
+        pk = mm.phone_key(r["contact_phone"])
+        name = mm.strip_surrounding(r["contact_name"] or "")
+        if ek is None and pk is None and not name:
+            continue  # rejected: nothing usable
+        node = ("r", r["source_id"])
+        find(node)
+        for key in (("e", ek), ("p", pk)):
+            if key[1] is not None:
+                parent[find(node)] = find(key)
+        members.append(node)
+    groups: dict[Any, set[str]] = {}
+    for node in members:
+        groups.setdefault(find(node), set()).add(node[1])
+    return {frozenset(g) for g in groups.values()}
+
+
+@FEW
+@given(records())
+def test_partition_equals_reference_union_find(recs: list[dict[str, Any]]) -> None:
+    out = run(recs, NO_GUARD)
+    groups: dict[str, set[str]] = {}
+    for source_id, row_ref, _ in out["lineage"]:
+        if row_ref is not None:
+            groups.setdefault(row_ref, set()).add(source_id)
+    assert {frozenset(g) for g in groups.values()} == reference_partition(recs)
+
+
+@FEW
+@given(records(), st.randoms(use_true_random=False), st.sampled_from(["merge", "separate"]))
+def test_output_independent_of_input_order(recs: list[dict[str, Any]], rnd: random.Random,
+                                           household: str) -> None:
+    options = EngineOptions(household=household, classify_phones=False)
+    shuffled = list(recs)
+    rnd.shuffle(shuffled)
+    a, b = run(recs, options), run(shuffled, options)
+    assert a["golden"] == b["golden"]
+    assert a["lineage"] == b["lineage"]
+    assert a["chunks"] == b["chunks"]
+
+
+@FEW
+@given(records(), st.sampled_from(["merge", "separate"]), st.booleans())
+def test_no_two_golden_rows_share_a_key_and_megas_key_equals_ours(
+        recs: list[dict[str, Any]], household: str, guard: bool) -> None:
+    out = run(recs, EngineOptions(household=household, placeholder_guard=guard,
+                                   classify_phones=False))
+    emails, phones = [], []
+    for row in out["golden"]:
+        # what MEGA computes from the values we send equals the keys we clustered on
+        assert mm.email_key(row["contact_email"]) == row["email_key"]
+        assert mm.mega_phone_key(row["contact_phone"]) == row["phone_key"]
+        if row["contact_email"] is not None:
+            assert mm.is_valid_email(row["contact_email"])
+            emails.append(row["email_key"])
+        if row["phone_key"] is not None:
+            phones.append(row["phone_key"])
+    assert len(emails) == len(set(emails))
+    assert len(phones) == len(set(phones))
+
+
+@FEW
+@given(records())
+def test_every_record_in_lineage_exactly_once(recs: list[dict[str, Any]]) -> None:
+    out = run(recs)
+    ids = [source_id for source_id, _, _ in out["lineage"]]
+    assert sorted(ids) == sorted(r["source_id"] for r in recs)
+    refs = {row["row_ref"] for row in out["golden"]}
+    for _, row_ref, reason in out["lineage"]:
+        assert (row_ref is None) == (reason is not None)
+        assert row_ref is None or row_ref in refs
+    assert {ref for _, ref, _ in out["lineage"] if ref} == refs
+
+
+@FEW
+@given(records())
+def test_chunks_cover_every_golden_row_once_and_match_make_chunks(
+        recs: list[dict[str, Any]]) -> None:
+    out = run(recs)
+    again = run(recs)
+    assert out["chunks"] == again["chunks"]  # byte-identical across runs
+    refs = [ref for _, _, chunk_refs in out["chunks"] for ref in chunk_refs]
+    assert refs == [row["row_ref"] for row in out["golden"]]
+    assert all(len(chunk_refs) <= 7 for _, _, chunk_refs in out["chunks"])
+    reference = make_chunks(out["golden"], customer_id="cust", size=7)
+    assert [(c.body, c.idempotency_key, c.row_refs) for c in reference] == out["chunks"]
+    for row in out["golden"]:
+        body = {k: v for k, v in make_chunks([row], customer_id="c")[0].payload["leads"][0].items()
+                if k != "row_ref"}
+        assert row["content_hash"] == hashlib.sha256(canonical_json(body)).hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -36,12 +37,25 @@ _PHONEISH = re.compile(r"^[0-9+().\-\s]+$")
 SortKey = tuple[bool, int, str]
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def _no_constants(text: str) -> Any:
+    raise ValueError(f"{text} is not valid JSON")
+
+
 def parse_json(request: Request) -> Any:
+    """The body as strict JSON: no NaN/Infinity, no numbers that overflow, bounded nesting."""
     if not request.body:
         raise ApiError(400, "Request body is empty; send a JSON object")
     try:
-        return request.json()
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(request.body.decode("utf-8"), parse_float=_finite,
+                          parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "Request body is not valid JSON") from None
 
 

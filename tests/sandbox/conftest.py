@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sandbox_support import SPEC_PATH, Api, OpenAPI, grant
+from sandbox_support import MODEL_GRANTS, SPEC_PATH, Api, OpenAPI, grant
 
 from leadbridge.sandbox import Sandbox, SandboxConfig, TokenGrant
 
@@ -65,3 +65,20 @@ def make_sandbox_once(make_sandbox: Callable[..., Sandbox], openapi: OpenAPI) ->
     client = Api(sandbox, sandbox.config.tokens[0], openapi)
     yield client
     client.close()
+
+
+@pytest.fixture
+def model_sandbox(make_sandbox: Callable[..., Sandbox], openapi: OpenAPI):
+    """A sandbox with many customers, so each Hypothesis example starts on an empty one."""
+    sandbox = make_sandbox(tokens=tuple(MODEL_GRANTS), default_per_minute=100_000,
+                           default_per_hour=100_000, bulk_per_minute=100_000)
+    made: list[Api] = []
+
+    def make_api(g: TokenGrant) -> Api:
+        client = Api(sandbox, g, openapi)
+        made.append(client)
+        return client
+
+    yield sandbox, make_api
+    for client in made:
+        client.close()

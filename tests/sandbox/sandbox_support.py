@@ -96,6 +96,10 @@ def grant(scopes: tuple[str, ...] = ALL_SCOPES, customer: str | None = None) -> 
     return TokenGrant("mega_" + uuid.uuid4().hex * 2, customer or str(uuid.uuid4()), scopes)
 
 
+#: Customers for the model property: each Hypothesis example takes a fresh one.
+MODEL_GRANTS = [grant() for _ in range(150)]
+
+
 def headers(g: TokenGrant, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {g.token}", "x-customer-id": g.customer_id, **extra}
 

@@ -170,6 +170,8 @@ def register(app: typer.Typer) -> None:
             for old in result.resumed:
                 console.print(f"Resumed and finished the interrupted run {old}.")
             render_sync(result.summary, console, workspace=workspace)
+        if result.summary.get("stopped_reason"):
+            typer.echo(f"Stopped: {result.summary['stopped_reason']}", err=True)
         sys.exit(result.exit_code)
 
     @app.command("plan")

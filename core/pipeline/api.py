@@ -254,9 +254,23 @@ def _store_plan(con: Any, run_id: str, plans: list[RowPlan], *, customer_id: str
     return len(chunk_rows)
 
 
+def _pull_or_stop(con: Any, mega: Any) -> None:
+    """Refresh the snapshot; a MEGA that cannot answer stops the run before anything is sent."""
+    from ..errors import MegaError
+
+    try:
+        pull.pull(con, mega, base_url=str(mega.base_url))
+    except MegaError as exc:
+        if getattr(exc, "status", None) in (401, 403):
+            raise ConfigError(str(exc)) from None
+        raise RunStopped(f"could not read MEGA's existing leads ({exc}); nothing was sent: "
+                         "run the same sync again later") from None
+
+
 def _finish(con: Any, run: runs.Run, ws_path: Path | None,
-            resumed: list[str] | None = None) -> SyncResult:
+            resumed: list[str] | None = None, stopped: str | None = None) -> SyncResult:
     summary = report.summarize(con, run.run_id)
+    summary["stopped_reason"] = stopped
     summary["build"] = runs.build_stats(con, run.run_id)
     summary.update(run_id=run.run_id, source=run.source, mode=run.mode, dry_run=run.dry_run,
                    on_duplicate=run.on_duplicate)
@@ -270,7 +284,8 @@ def _finish(con: Any, run: runs.Run, ws_path: Path | None,
                       code, list(resumed or []))
 
 
-def _push_run(con: Any, client: Any, run: runs.Run, progress: Progress) -> None:
+def _push_run(con: Any, client: Any, run: runs.Run, progress: Progress) -> str | None:
+    """Send the run's unfinished chunks; returns why it stopped early (None: all answered)."""
     total, done = con.execute(
         "SELECT count(*), count(*) FILTER (state = 'done') FROM sync_chunks WHERE run_id = ?",
         [run.run_id]).fetchall()[0]
@@ -279,10 +294,15 @@ def _push_run(con: Any, client: Any, run: runs.Run, progress: Progress) -> None:
     try:
         push(con, client, run.run_id, customer_id=run.customer_id, dry_run=run.dry_run,
              on_chunk=lambda _i, _n: progress.advance("chunks"))
-    except (RunStopped, KeyboardInterrupt):
+    except RunStopped as exc:
+        with ledger.transaction(con):
+            runs.set_status(con, run.run_id, runs.STOPPED, exit_code=3)
+        return str(exc)
+    except KeyboardInterrupt:
         with ledger.transaction(con):
             runs.set_status(con, run.run_id, runs.STOPPED, exit_code=3)
         raise
+    return None
 
 
 # --- public API -------------------------------------------------------------------------
@@ -443,11 +463,13 @@ def sync(
                         f"run {old.run_id} (customer {old.customer_id}) stopped with unsent "
                         "chunks; resume it against that customer first (set MEGA_CUSTOMER_ID, "
                         "or --sandbox if it was a sandbox run)")
-                _push_run(con, mega, old, bar)
-                done = _finish(con, runs.get(con, old.run_id), ws.path, [old.run_id])
-                if old.source == label:
+                why = _push_run(con, mega, old, bar)
+                done = _finish(con, runs.get(con, old.run_id), ws.path, [old.run_id], why)
+                if old.source == label or why:
                     return done
                 resumed.append(old.run_id)
+            if pull_first == "always" or (pull_first == "auto" and not pull.has_snapshot(con, cust)):
+                _pull_or_stop(con, mega)
             with ledger.transaction(con):
                 run = runs.create(con, source=label, connector=connector.name, mode=mode,
                                   dry_run=dry_run, on_duplicate=on_duplicate, customer_id=cust,
@@ -458,14 +480,12 @@ def sync(
                 with ledger.transaction(con):
                     runs.set_status(con, run.run_id, runs.ABANDONED)
                 raise
-            if pull_first == "always" or (pull_first == "auto" and not pull.has_snapshot(con, cust)):
-                pull.pull(con, mega, base_url=str(mega.base_url))
             plans = plan_rows(con, _golden(ws), customer_id=cust, on_duplicate=on_duplicate,
                               known=known, retry_failed=retry_failed)
             _store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
                         on_duplicate=on_duplicate, dry_run=dry_run, build_stats=stats)
-            _push_run(con, mega, runs.get(con, run.run_id), bar)
-            return _finish(con, runs.get(con, run.run_id), ws.path, resumed)
+            why = _push_run(con, mega, runs.get(con, run.run_id), bar)
+            return _finish(con, runs.get(con, run.run_id), ws.path, resumed, why)
 
 
 def pull_snapshot(*, workspace: str | Path | None = None, sandbox: Any = False,

@@ -39,13 +39,11 @@ def test_faulty_sandbox_every_record_accounted_no_duplicates(tmp_path: Path) -> 
     with Sandbox(config) as box, _client(box) as client:
         result = None
         for _ in range(6):  # a run stopped by faults after every retry resumes on the next call
-            try:
-                result = sync(ListConnector(records), workspace=ws, client=client,
-                              stages=box.config.stages)
-            except Exception as exc:  # noqa: BLE001 - RunStopped: resume below
-                assert getattr(exc, "exit_code", None) == 3, exc
-                continue
-            break
+            result = sync(ListConnector(records), workspace=ws, client=client,
+                          stages=box.config.stages)
+            if result.exit_code != 3:
+                break
+            assert result.summary["record_status"]["pending"] > 0
         assert result is not None
         leads = box.leads(customer(box))
         faults = box.faults.counts
@@ -199,3 +197,23 @@ def test_bad_policies_are_config_errors(bad: dict, tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError):
         sync(ListConnector([]), workspace=tmp_path / "ws.duckdb", sandbox=True, **bad)
+
+
+def test_mega_unavailable_stops_with_exit_3_and_the_next_sync_resumes(tmp_path: Path) -> None:
+    from leadbridge.sandbox import TokenGrant
+
+    records = messy_records(12, seed=6)[:-1]
+    ws = tmp_path / "ws.duckdb"
+    broken = SandboxConfig.default(time_scale=FAST, fail_before=1.0)
+    grant: TokenGrant = broken.tokens[0]
+    with Sandbox(broken) as box:
+        stopped = sync(ListConnector(records), workspace=ws, sandbox=box, pull_first="never")
+    assert stopped.exit_code == 3 and stopped.status == "stopped"
+    assert stopped.summary["record_status"]["pending"] == len(records)
+    assert "run the same sync again" in stopped.summary["stopped_reason"]
+    with Sandbox(SandboxConfig(tokens=(grant,), time_scale=FAST)) as box:
+        resumed = sync(ListConnector(records), workspace=ws, sandbox=box)
+        leads = box.leads(grant.customer_id)
+    assert resumed.run_id == stopped.run_id and resumed.exit_code == 0
+    assert resumed.summary["record_status"]["created"] == len(records)
+    assert len(leads) == resumed.summary["golden_rows"]

@@ -114,8 +114,10 @@ def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options
     if save_cursor:
         with ledger.transaction(ws.con):
             ledger.save_cursor(ws.con, label, state)
+    progress.finish("records", int(getattr(staged, "received", 0) or 0))
     result = build(ws, engine_options)
     stats = _stats(result)
+    progress.finish("clusters", int(stats.get("clusters") or 0))
     stats["staged"] = getattr(staged, "staged", None)
     return stats
 

@@ -55,6 +55,14 @@ class Progress:
         task = self._bar.tasks[tid]
         self._bar.update(tid, eta=self._eta(name, task.total, task.completed))
 
+    def finish(self, name: str, count: int) -> None:
+        """Mark a step done with its final count (creating its bar if needed)."""
+        if self._bar is None:
+            return
+        if name not in self._tasks:
+            self.task(name, count)
+        self._bar.update(self._tasks[name], total=count, completed=count)
+
     def total(self, name: str, total: int) -> None:
         if self._bar is not None and name in self._tasks:
             self._bar.update(self._tasks[name], total=total)

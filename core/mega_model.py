@@ -198,3 +198,26 @@ def merge_fields(stored: dict[str, Any], incoming: Mapping[str, Any]) -> dict[st
 
 def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and strip_surrounding(value) == "")
+
+
+# --- what a row needs, and what a new lead gets (used by the sandbox and the planner) -------
+
+CONTACT_FIELDS: tuple[str, ...] = ("contact_name", "contact_phone", "contact_email")
+#: MEGA's documented 400 message for a create without any contact field (section 5.1).
+NO_CONTACT_MESSAGE = "At least one of contact_name, contact_phone, or contact_email is required"
+#: Assumed (section 14.2, item 14): a new lead starts ``active``; a merge never changes status.
+NEW_LEAD_STATUS = "active"
+#: Assumed (section 14.3, item 25): what MEGA fills in when a row omits the source fields.
+DEFAULT_SOURCE_PLATFORM = "direct"
+DEFAULT_SOURCE_TYPE_BULK = "import"
+DEFAULT_SOURCE_TYPE_CREATE = "manual"
+
+
+def is_empty(value: Any) -> bool:
+    """Whether MEGA treats a value as absent: None, or only whitespace (section 14.1, item 6)."""
+    return _is_empty(value)
+
+
+def has_contact(row: Mapping[str, Any]) -> bool:
+    """A row needs at least one non-empty contact field, else it fails (section 5.1)."""
+    return any(not _is_empty(row.get(name)) for name in CONTACT_FIELDS)

@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..mega_model import (
+    CONTACT_FIELDS,
+    DEFAULT_SOURCE_PLATFORM,
+    DEFAULT_SOURCE_TYPE_BULK,
+    DEFAULT_SOURCE_TYPE_CREATE,
     LEAD_LINES,
+    NEW_LEAD_STATUS,
+    NO_CONTACT_MESSAGE,
     SOURCE_PLATFORMS,
     SOURCE_TYPES,
-    _is_empty,
     email_key,
     find_match,
+    is_empty,
     is_valid_email,
     mega_phone_key,
     merge_fields,
@@ -28,12 +34,9 @@ from ..mega_model import (
 from .config import SandboxConfig
 from .store import Lead, Store
 
-CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
-NO_CONTACT = "At least one of contact_name, contact_phone, or contact_email is required"
 #: Fields compared to decide whether a merge changed anything (timestamps excluded).
 _CONTENT = ("contact_name", "contact_phone", "contact_email", "source_platform", "source_type",
             "stage_slug", "owner_id", "custom_fields")
-DEFAULT_SOURCE_PLATFORM = "direct"
 
 
 def now_ms() -> int:
@@ -74,10 +77,10 @@ def validate_row(raw: Any, config: SandboxConfig, *, bulk: bool) -> Row:
             continue
         if not isinstance(value, str):
             row.errors.append(f"{name} must be a string")
-        elif not _is_empty(value):
+        elif not is_empty(value):
             out[name] = value
     if not any(name in out for name in CONTACT_FIELDS):
-        row.errors.append(NO_CONTACT)
+        row.errors.append(NO_CONTACT_MESSAGE)
     if "contact_email" in out and not is_valid_email(out["contact_email"]):
         row.errors.append(f"contact_email is not a valid email address: {out['contact_email']!r}")
     if "source_platform" in out and out["source_platform"] not in SOURCE_PLATFORMS:
@@ -204,7 +207,7 @@ class Transaction:
 
     def _new_lead(self, incoming: Mapping[str, Any]) -> Lead:
         custom = {k: v for k, v in (incoming.get("custom_fields") or {}).items()
-                  if not _is_empty(v)}
+                  if not is_empty(v)}
         return {
             "id": str(uuid.uuid4()),
             "customer_id": self.customer_id,
@@ -214,7 +217,7 @@ class Transaction:
             "contact_email": incoming.get("contact_email"),
             "source_platform": incoming.get("source_platform", DEFAULT_SOURCE_PLATFORM),
             "source_type": incoming.get("source_type", self.default_source_type),
-            "status": "active",
+            "status": NEW_LEAD_STATUS,
             "stage_slug": incoming.get("stage_slug"),
             "owner_id": incoming.get("owner_id"),
             "custom_fields": custom,
@@ -233,7 +236,7 @@ class Transaction:
 def apply_bulk(store: Store, config: SandboxConfig, customer_id: str, rows: Sequence[Any],
                on_duplicate: str, dry_run: bool) -> tuple[dict[str, Any], list[Lead]]:
     """Run a bulk import; returns (BulkImportResponse body, leads to commit)."""
-    txn = Transaction(store, config, customer_id, source_type="import")
+    txn = Transaction(store, config, customer_id, source_type=DEFAULT_SOURCE_TYPE_BULK)
     results: list[dict[str, Any]] = []
     unknown: list[str] = []
     summary = {"total": len(rows), "created": 0, "updated": 0, "skipped": 0, "failed": 0}

@@ -19,6 +19,7 @@ from ..mega_model import (
     BULK_ENDPOINT,
     BULK_MAX_ROWS,
     CREATE_ENDPOINT,
+    DEFAULT_SOURCE_TYPE_CREATE,
     LEAD_LINES,
     ON_DUPLICATE,
 )
@@ -211,7 +212,8 @@ class LeadRoutes:
             raise ApiError(400, "; ".join(row.errors))
 
         def run() -> tuple[int, Any, list[Lead]]:
-            txn = Transaction(self.store, self.config, customer_id, source_type="manual")
+            txn = Transaction(self.store, self.config, customer_id,
+                              source_type=DEFAULT_SOURCE_TYPE_CREATE)
             outcome = txn.apply(row, "update")
             assert outcome.lead is not None
             return 201, {"lead": render_lead(outcome.lead, self.config, True)}, txn.changes()

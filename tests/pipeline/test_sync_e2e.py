@@ -217,3 +217,24 @@ def test_mega_unavailable_stops_with_exit_3_and_the_next_sync_resumes(tmp_path: 
     assert resumed.run_id == stopped.run_id and resumed.exit_code == 0
     assert resumed.summary["record_status"]["created"] == len(records)
     assert len(leads) == resumed.summary["golden_rows"]
+
+
+def test_write_committed_but_answer_lost_is_replayed_not_repeated(tmp_path: Path) -> None:
+    """The crash window exactly-once exists for: MEGA wrote the chunk, the answer never came."""
+    records = messy_records(40, seed=3)[:-1]
+    ws = tmp_path / "ws.duckdb"
+    with Sandbox(SandboxConfig.default(time_scale=FAST, fail_after=1.0, seed=1)) as box:
+        grant = box.config.tokens[0]
+        with MegaClient(box.base_url, grant.token, grant.customer_id, time_scale=FAST, env={},
+                        max_attempts=1) as client:
+            lost = sync(ListConnector(records), workspace=ws, client=client, pull_first="never")
+        assert lost.exit_code == 3
+        written = box.leads(grant.customer_id)
+        assert len(written) == lost.summary["golden_rows"]  # MEGA did write them
+        box.faults.fail_after = 0.0
+        resumed = sync(ListConnector(records), workspace=ws, sandbox=box)
+        after = box.leads(grant.customer_id)
+    assert resumed.run_id == lost.run_id and resumed.exit_code == 0
+    assert len(after) == len(written)                       # nothing written twice
+    assert {o["lead_id"] for o in resumed.outcomes} == {lead["id"] for lead in after}
+    assert resumed.summary["record_status"]["created"] == len(records)

@@ -63,7 +63,7 @@ def _scripted_server() -> Iterator[tuple[JSONServer, dict]]:
                      "/api/agents/crm/leads/{id}/stage", "/api/agents/crm/lead-webhooks",
                      "/api/agents/crm/lead-webhooks/{id}"):
             router.add(method, path, handle)
-    with JSONServer(router) as server:
+    with JSONServer(router, poll_interval=0.05) as server:
         yield server, state
 
 

@@ -177,3 +177,21 @@ def test_remaining_zero_holds_the_bucket_until_reset(scripted) -> None:
         client.bulk_import(ROWS)
         client.bulk_import(ROWS)
     assert server.seen[1].at - server.seen[0].at >= 0.29
+
+
+def test_stamina_testing_mode_skips_a_long_retry_after(scripted) -> None:
+    """A 30 s Retry-After is skipped under stamina.set_testing; the retry still happens."""
+    import stamina
+
+    limited = envelope(429, "rate_limit_error", "later", {"Retry-After": "30"})
+    server = scripted([limited, limited, BULK_OK])
+    started = time.monotonic()
+    with stamina.set_testing(True, attempts=3), server.client() as client:
+        client.bulk_import(ROWS)
+    assert len(server.seen) == 3
+    assert time.monotonic() - started < 10  # (the pacer still holds for one scaled window)
+    with stamina.set_testing(True, attempts=2), server.client() as client:
+        server = scripted([limited])
+        with pytest.raises(MegaRateLimitError) as info:
+            client.bulk_import(ROWS)
+    assert len(server.seen) == 2 and info.value.retry_after == 30

@@ -46,8 +46,8 @@ def sign_webhook(secret: str | bytes | Secret, timestamp: str | int, body: bytes
 
 def verify_webhook(secret: str | bytes | Secret, timestamp: str | bytes | int | None,
                    body: bytes | str, signature: str | bytes | None, tolerance: float =
-                   DEFAULT_TOLERANCE, now: float | None = None) -> None:
-    """Return quietly when the delivery is genuine and fresh; raise otherwise.
+                   DEFAULT_TOLERANCE, now: float | None = None) -> bool:
+    """Return True when the delivery is genuine and fresh; raise otherwise (never False).
 
     ``timestamp`` and ``signature`` are the ``X-Mega-Timestamp`` and ``X-Mega-Signature``
     headers as received; ``body`` the raw request bytes (never re-serialized JSON).
@@ -79,3 +79,4 @@ def verify_webhook(secret: str | bytes | Secret, timestamp: str | bytes | int | 
             "webhook rejected: X-Mega-Signature does not match the body and timestamp (wrong "
             "secret, tampered body, or a body re-serialized before verifying)",
             reason="signature_mismatch")
+    return True

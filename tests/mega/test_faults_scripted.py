@@ -195,3 +195,19 @@ def test_stamina_testing_mode_skips_a_long_retry_after(scripted) -> None:
         with pytest.raises(MegaRateLimitError) as info:
             client.bulk_import(ROWS)
     assert len(server.seen) == 2 and info.value.retry_after == 30
+
+
+def test_connection_refused_is_a_transport_error_after_every_attempt() -> None:
+    import socket
+
+    from leadbridge.mega import MegaClient
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with MegaClient(f"http://127.0.0.1:{port}", "mega_x", CUSTOMER, max_attempts=3,
+                    time_scale=0.01) as client:
+        with pytest.raises(MegaTransportError) as info:
+            client.create_webhook("https://example.com/h")  # never reached MEGA: retried
+    assert info.value.cause == "connect" and info.value.attempts == 3
+    assert client.stats.attempts == 3 and "MEGA_BASE_URL" in str(info.value)

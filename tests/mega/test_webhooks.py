@@ -36,7 +36,7 @@ def _independent(secret: str, ts: str, body: bytes) -> str:
 def test_openssl_vector_and_independent_hmac_agree_and_verify() -> None:
     assert _independent(SECRET, TS, BODY) == OPENSSL_SIGNATURE
     assert sign_webhook(SECRET, TS, BODY) == OPENSSL_SIGNATURE
-    verify_webhook(SECRET, TS, BODY, OPENSSL_SIGNATURE, now=NOW)
+    assert verify_webhook(SECRET, TS, BODY, OPENSSL_SIGNATURE, now=NOW) is True
     # every accepted input form
     verify_webhook(SECRET.encode(), TS.encode(), BODY, OPENSSL_SIGNATURE.encode(), now=NOW)
     verify_webhook(Secret(SECRET), int(TS), BODY.decode(), OPENSSL_SIGNATURE, now=NOW)

@@ -75,6 +75,9 @@ def render_sync(summary: dict[str, Any], console: Any, *, workspace: Path | None
     table.add_row("rows created / updated / skipped / failed",
                   " / ".join(str(rows.get(s, 0)) for s in ("created", "updated", "skipped",
                                                            "failed")))
+    matched = summary.get("matched_by") or {}
+    table.add_row("  merged by email / phone",
+                  f"{matched.get('email', 0)} / {matched.get('phone', 0)}")
     table.add_row("prediction mismatches",
                   f"{summary['prediction_mismatches']} of {summary['predicted_compared']}")
     console.print(table)
@@ -301,7 +304,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The whole job on bundled sample leads against an in-process sandbox (no token)."""
         from ..pipeline import sync
-        from ..pipeline.demo import SAMPLE, failed_examples
+        from ..pipeline.demo import SAMPLE, failed_examples, start_sandbox
 
         ws = workspace or _demo_workspace()
         for stale in (ws, ws.with_name(ws.stem + ".sandbox.duckdb")):
@@ -312,8 +315,16 @@ def register(app: typer.Typer) -> None:
             console.print(f"leadbridge demo: {SAMPLE.name} (bundled, messy on purpose) -> an "
                           "in-process MEGA sandbox on 127.0.0.1, no token needed.")
         connector = build_connector("csv", str(SAMPLE), None)
-        result = sync(connector, workspace=ws, sandbox=True,
-                      progress=None if not json_out else False)
+        box = start_sandbox()
+        try:
+            if not json_out:
+                held = len(box.leads(box.config.tokens[0].customer_id))
+                console.print(f"The sandbox already holds {held}"
+                              " leads of this customer: some sample people will merge into them.")
+            result = sync(connector, workspace=ws, sandbox=box,
+                          progress=None if not json_out else False)
+        finally:
+            box.stop()
         if json_out:
             typer.echo(json.dumps(result.summary, default=str))
         else:
@@ -326,9 +337,9 @@ def register(app: typer.Typer) -> None:
                     console.print(f"  {row['source']}:{row['source_id']} -> {row['status']}"
                                   + (f" ({errs})" if errs else "")
                                   + (f" lead {row['lead_id']}" if row["lead_id"] else ""))
-            console.print("Run `leadbridge demo` again for a fresh sandbox, or try "
-                          f"`leadbridge sync csv {SAMPLE} --sandbox --workspace {ws}` "
-                          "to see that a second sync sends nothing.")
+            console.print("Next: `leadbridge plan csv YOUR.csv` (offline), then "
+                          "`leadbridge sync csv YOUR.csv --sandbox` twice: the second sends "
+                          "nothing.")
         # The sample contains rows MEGA refuses on purpose: the demo succeeded when the run
         # finished with every record accounted for.
         sys.exit(0 if result.summary["record_status"].get("pending", 0) == 0 else 3)

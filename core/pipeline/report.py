@@ -96,6 +96,9 @@ def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     rejected_reasons = Counter(r for (r,) in con.execute(
         "SELECT coalesce(reject_reason, 'rejected') FROM sync_records WHERE run_id = ? AND "
         "row_ref IS NULL", [run_id]).fetchall())
+    matched = dict(con.execute(
+        "SELECT matched_by, count(*) FROM sync_rows WHERE run_id = ? AND action = 'send' AND "
+        "matched_by IS NOT NULL GROUP BY ALL", [run_id]).fetchall())
     return {
         "records": sum(records.values()),
         "record_status": records,
@@ -103,6 +106,7 @@ def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
         "rows_sent": int(sent),
         "rows_unchanged": int(unchanged),
         "row_status": {s: int(rows.get(s, 0)) for s in STATUSES if s != "rejected"},
+        "matched_by": {k: int(matched.get(k, 0)) for k in ("email", "phone")},
         "chunks": int(chunks),
         "chunks_done": int(done),
         "requests": int(requests),

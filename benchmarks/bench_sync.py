@@ -32,6 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # noqa: E402  (benchmarks/generate.py, the engine helper's generator)
 
 
+#: The generator's stage values mapped onto the sandbox pipeline, as a job file would.
+ENGINE = {"stage_map": {"new": "new", "New": "new", "contacted": "contacted",
+                        "qualified": "qualified", "Qualified ": "qualified",
+                        "appointment": "qualified", "negotiation": "proposal", "won": "won",
+                        "lost": "lost"}}
+
+
 def _csv_connector(path: Path) -> Any:
     from leadbridge.plugins import load_registry
 
@@ -130,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
                         time_scale=args.time_scale, env={}) as client:
             t0 = time.perf_counter()
             first = sync(make(), workspace=ws, client=client, stages=cfg.stages,
-                         owners=cfg.owners)
+                         owners=cfg.owners, engine_options=ENGINE)
             t1 = time.perf_counter()
             attempts_first = client.stats.attempts
             second = sync(make(), workspace=ws, client=client, stages=cfg.stages,
-                          owners=cfg.owners)
+                          owners=cfg.owners, engine_options=ENGINE)
             t2 = time.perf_counter()
         leads = len(box.leads(grant.customer_id))
     s = first.summary

@@ -69,11 +69,16 @@ class RowPlan:
     chunk_index: int | None = None
 
 
-def send_hash(body: Mapping[str, Any], on_duplicate: str) -> str:
-    """Hash of what MEGA would receive for this row (row_ref excluded: it is only a label)."""
-    content = {k: v for k, v in body.items() if k != "row_ref"}
-    digest = hashlib.sha256(canonical_json({"row": content, "on_duplicate": on_duplicate}))
-    return digest.hexdigest()[:32]
+def send_hash(body: Mapping[str, Any], on_duplicate: str, content_hash: str | None = None) -> str:
+    """Hash of what MEGA would receive for this row (row_ref excluded: it is only a label).
+
+    The engine's ``content_hash`` (sha256 of the canonical row JSON without ``row_ref``) is
+    used when present; otherwise the same content is hashed here.
+    """
+    if not content_hash:
+        content = {k: v for k, v in body.items() if k != "row_ref"}
+        content_hash = hashlib.sha256(canonical_json(content)).hexdigest()
+    return hashlib.sha256(f"{content_hash}|{on_duplicate}".encode()).hexdigest()[:32]
 
 
 def row_problems(row: Mapping[str, Any], known: Known) -> list[str]:
@@ -157,7 +162,7 @@ def plan_rows(
             body["custom_fields"] = json.loads(body["custom_fields"]) or None
             if not body["custom_fields"]:
                 del body["custom_fields"]
-        h = send_hash(body, on_duplicate)
+        h = send_hash(body, on_duplicate, golden_row.get("content_hash"))
         before = prior.get(h)
         if before is not None and not (retry_failed and before[0] == "failed"):
             status, lead_id, matched_by, errors = before

@@ -47,6 +47,18 @@ def test_dropped_connection_after_the_write_then_retry_gives_one_lead_per_row(
                                                                     for r in rows)
 
 
+def test_errors_before_the_write_and_latency_are_survived(sandbox_factory) -> None:
+    sb = sandbox_factory(fail_before=0.4, latency=0.005, seed=11)
+    grant = sb.config.tokens[0]
+    rows = _rows(30, "fb")
+    with client_for(sb, max_attempts=12) as client:
+        for chunk in make_chunks(rows, customer_id=grant.customer_id, size=5):
+            assert client.send_chunk(chunk)["summary"]["created"] == 5
+        assert len(list(client.list_leads(limit=4))) == 30  # reads retried too
+    assert sb.faults.counts["before"] > 0 and client.stats.server_errors > 0
+    assert len(sb.leads(grant.customer_id)) == 30
+
+
 def test_429_storm_from_a_second_process_sharing_the_key(sandbox_factory) -> None:
     """Someone else hammers the same key; the client still lands every row exactly once."""
     sb = sandbox_factory()

@@ -180,11 +180,12 @@ class Pacer:
 
     @staticmethod
     def _window_for(b: Bucket, limit: int, reset: float | None) -> Window:
+        """The window the server reports: same limit, else the one nearest in scale (an
+        override of 120/minute is the minute window, 5,000/hour the hour window)."""
         for w in b.windows:
             if w.limit == limit:
                 return w
-        ordered = sorted(b.windows, key=lambda w: w.period)
-        return ordered[0]
+        return min(b.windows, key=lambda w: (abs(math.log(limit / w.limit)), w.period))
 
     # -- for callers that want to know ---------------------------------------------------------
 

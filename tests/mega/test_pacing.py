@@ -103,3 +103,13 @@ def test_disabled_pacer_never_waits() -> None:
     pacer = Pacer(clock=t.clock, sleep=t.sleep, enabled=False)
     _send(pacer, "bulk", t, 30)
     assert t.slept == []
+
+
+def test_overrides_land_on_the_window_they_belong_to() -> None:
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    pacer.observe("default", {"ratelimit-limit": "120", "ratelimit-remaining": "119"}, 200)
+    pacer.observe("default", {"ratelimit-limit": "5000", "ratelimit-remaining": "4999"}, 200)
+    assert [w[0] for w in pacer.snapshot()["default"]] == [120, 5000]
+    times = _send(pacer, "default", t, 130)
+    assert _max_in_any_window(times, 60.0) <= 120

@@ -108,6 +108,9 @@ class SandboxConfig:
     default_per_hour: int = 1000
     bulk_per_minute: int = 10
     max_body: int = DEFAULT_MAX_BODY
+    #: Accept http:// and loopback/private webhook URLs (tests with a local receiver only;
+    #: MEGA itself refuses them).
+    allow_private_webhooks: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(self.tokens))

@@ -84,8 +84,10 @@ def decode_cursor(cursor: str, sort_by: str, sort_dir: str) -> SortKey:
 
 
 class LeadRoutes:
-    def __init__(self, store: Store, config: SandboxConfig) -> None:
+    def __init__(self, store: Store, config: SandboxConfig,
+                 on_created: Callable[[str, Lead], None] | None = None) -> None:
         self.store, self.config = store, config
+        self.on_created = on_created  # fired for a genuine insert by single create only
         self._sorted: dict[tuple[str, str], tuple[int, list[SortKey], list[Lead]]] = {}
 
     # --- GET /leads -----------------------------------------------------------------------
@@ -211,14 +213,21 @@ class LeadRoutes:
         if row.errors:
             raise ApiError(400, "; ".join(row.errors))
 
+        inserted: list[Lead] = []
+
         def run() -> tuple[int, Any, list[Lead]]:
             txn = Transaction(self.store, self.config, customer_id,
                               source_type=DEFAULT_SOURCE_TYPE_CREATE)
             outcome = txn.apply(row, "update")
             assert outcome.lead is not None
+            if outcome.status == "created":
+                inserted.append(outcome.lead)
             return 201, {"lead": render_lead(outcome.lead, self.config, True)}, txn.changes()
 
-        return self._idempotent(request, customer_id, CREATE_ENDPOINT, body, run)
+        response = self._idempotent(request, customer_id, CREATE_ENDPOINT, body, run)
+        if inserted and self.on_created is not None:
+            self.on_created(customer_id, inserted[0])
+        return response
 
     # --- POST /leads/bulk -------------------------------------------------------------------
 

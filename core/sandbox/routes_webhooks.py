@@ -27,10 +27,12 @@ def new_secret() -> str:
     return "mega_whsec_" + secrets.token_hex(24)
 
 
-def check_url(url: Any) -> str:
+def check_url(url: Any, allow_private: bool = False) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ApiError(400, "url is required and must be a public https URL")
     parts = urlsplit(url.strip())
+    if allow_private and parts.scheme in ("http", "https") and parts.hostname:
+        return url.strip()
     if parts.scheme != "https" or not parts.hostname:
         raise ApiError(400, f"url must be a public https URL, got {url!r}")
     host = parts.hostname.lower().rstrip(".")
@@ -46,9 +48,9 @@ def check_url(url: Any) -> str:
     return url.strip()
 
 
-def _check_fields(body: dict[str, Any], hook: dict[str, Any]) -> None:
+def _check_fields(body: dict[str, Any], hook: dict[str, Any], allow_private: bool) -> None:
     if "url" in body:
-        hook["url"] = check_url(body["url"])
+        hook["url"] = check_url(body["url"], allow_private)
     if "event_types" in body:
         events = body["event_types"]
         if (not isinstance(events, list) or not events
@@ -78,8 +80,8 @@ def render(hook: dict[str, Any]) -> dict[str, Any]:
 
 
 class WebhookRoutes:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, store: Store, allow_private: bool = False) -> None:
+        self.store, self.allow_private = store, allow_private
 
     def list(self, request: Request, customer_id: str) -> Response:
         with self.store.lock:
@@ -97,7 +99,7 @@ class WebhookRoutes:
         hook: dict[str, Any] = {"id": "wh_" + secrets.token_hex(12), "event_types": ["lead.created"],
                                 "is_active": True, "timeout_seconds": 10, "retry_attempts": 5,
                                 "description": None, "created_ms": now, "updated_ms": now}
-        _check_fields(body, hook)
+        _check_fields(body, hook, self.allow_private)
         hook["secret"] = new_secret()
         with self.store.lock:
             if any(h["url"] == hook["url"] for h in self.store.webhooks(customer_id).values()):
@@ -121,7 +123,7 @@ class WebhookRoutes:
             raise ApiError(400, "rotate_secret must be a boolean")
         with self.store.lock:
             hook = dict(self._find(request, customer_id))
-            _check_fields(body, hook)
+            _check_fields(body, hook, self.allow_private)
             if "url" in body and any(h["url"] == hook["url"] and h["id"] != hook["id"]
                                      for h in self.store.webhooks(customer_id).values()):
                 raise ApiError(409, f"A webhook for {hook['url']} is already registered")

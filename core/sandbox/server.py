@@ -15,6 +15,7 @@ from ..httpserver import JSONServer, Request, Response, Router
 from ..mega_model import SCOPE_READ, SCOPE_WEBHOOKS, SCOPE_WRITE
 from .auth import Authenticator
 from .config import SandboxConfig
+from .delivery import Deliverer
 from .envelope import ApiError, error_response
 from .faults import Faults
 from .ratelimit import BULK_BUCKET, DEFAULT_BUCKET, RateLimiter
@@ -50,6 +51,7 @@ class Sandbox:
         self.faults = Faults(self.config.fail_before, self.config.fail_after,
                              self.config.latency, self.config.seed)
         self._server: JSONServer | None = None
+        self.deliverer: Deliverer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -60,7 +62,9 @@ class Sandbox:
         self.limiter = RateLimiter.for_config(config.default_per_minute,
                                               config.default_per_hour, config.bulk_per_minute,
                                               config.time_scale)
-        leads, hooks = LeadRoutes(store, config), WebhookRoutes(store)
+        self.deliverer = Deliverer(store, config)
+        leads = LeadRoutes(store, config, on_created=self.deliverer.lead_created)
+        hooks = WebhookRoutes(store, config.allow_private_webhooks)
         router = Router()
         add = self._add
         add(router, "GET", LEADS, SCOPE_READ, DEFAULT_BUCKET, leads.list_leads)
@@ -98,6 +102,8 @@ class Sandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.deliverer is not None:
+            self.deliverer.stop()
         if self.store is not None:
             self.store.close()
             self.store = None

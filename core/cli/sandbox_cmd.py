@@ -95,6 +95,9 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"customer {grant.customer_id}: scopes {','.join(grant.scopes)}")
         if db is not None:
             typer.echo(f"state kept in {db}")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach this "
+                       "machine can reach the sandbox (it holds test data only)", err=True)
         typer.echo("Press Ctrl-C to stop.", err=True)
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:

@@ -158,6 +158,8 @@ class Transaction:
         self.created: set[str] = set()
         self._seq: dict[str, int] = {}
         self._keys: dict[str, tuple[str | None, str | None]] = {}
+        # key -> ids of working leads holding it, per kind (email, phone)
+        self._holding: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
 
     # --- overlay index ---------------------------------------------------------------
 
@@ -168,14 +170,21 @@ class Transaction:
         slot = 0 if kind == "email" else 1
         ids = {i for i in self.store.holders(self.customer_id, kind, key)
                if i not in self.working}
-        ids.update(i for i, keys in self._keys.items() if keys[slot] == key)
+        ids.update(self._holding[slot].get(key, ()))
         return ids
 
     def _stage(self, lead: Lead) -> None:
-        self.working[lead["id"]] = lead
-        self._seq[lead["id"]] = lead["seq"]
-        self._keys[lead["id"]] = (email_key(lead.get("contact_email")),
-                                  mega_phone_key(lead.get("contact_phone")))
+        lead_id = lead["id"]
+        self.working[lead_id] = lead
+        self._seq[lead_id] = lead["seq"]
+        old = self._keys.get(lead_id, (None, None))
+        new = (email_key(lead.get("contact_email")), mega_phone_key(lead.get("contact_phone")))
+        self._keys[lead_id] = new
+        for slot in (0, 1):
+            if old[slot] is not None:
+                self._holding[slot][old[slot]].discard(lead_id)
+            if new[slot] is not None:
+                self._holding[slot].setdefault(new[slot], set()).add(lead_id)
 
     def _lead(self, lead_id: str) -> Lead:
         lead = self.working.get(lead_id)

@@ -238,3 +238,17 @@ def test_write_committed_but_answer_lost_is_replayed_not_repeated(tmp_path: Path
     assert len(after) == len(written)                       # nothing written twice
     assert {o["lead_id"] for o in resumed.outcomes} == {lead["id"] for lead in after}
     assert resumed.summary["record_status"]["created"] == len(records)
+
+
+def test_sandbox_true_keeps_its_state_next_to_the_workspace(tmp_path: Path) -> None:
+    records = messy_records(12, seed=2)
+    ws = tmp_path / "ws.duckdb"
+    first = sync(ListConnector(records), workspace=ws, sandbox=True)
+    again = sync(ListConnector(records), workspace=ws, sandbox=True)
+    assert first.summary["rows_sent"] == first.summary["golden_rows"] > 0
+    assert again.summary["requests"] == 0 and again.summary["record_status"]["pending"] == 0
+    assert (tmp_path / "ws.sandbox.duckdb").exists()
+    import re
+
+    tokens = set(re.findall(rb"mega_[0-9a-f]{64}", ws.read_bytes()))
+    assert not tokens  # the sandbox token is derived, never stored

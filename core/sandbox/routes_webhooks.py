@@ -36,7 +36,8 @@ def check_url(url: Any, allow_private: bool = False) -> str:
     if parts.scheme != "https" or not parts.hostname:
         raise ApiError(400, f"url must be a public https URL, got {url!r}")
     host = parts.hostname.lower().rstrip(".")
-    if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or "." not in host and ":" not in host:
+    single_label = "." not in host and ":" not in host
+    if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or single_label:
         raise ApiError(400, f"url host {host!r} is internal; register a public https URL")
     try:
         address = ipaddress.ip_address(host)
@@ -96,9 +97,10 @@ class WebhookRoutes:
         if "url" not in body:
             raise ApiError(400, "url is required")
         now = now_ms()
-        hook: dict[str, Any] = {"id": "wh_" + secrets.token_hex(12), "event_types": ["lead.created"],
-                                "is_active": True, "timeout_seconds": 10, "retry_attempts": 5,
-                                "description": None, "created_ms": now, "updated_ms": now}
+        hook: dict[str, Any] = {
+            "id": "wh_" + secrets.token_hex(12), "event_types": ["lead.created"],
+            "is_active": True, "timeout_seconds": 10, "retry_attempts": 5,
+            "description": None, "created_ms": now, "updated_ms": now}
         _check_fields(body, hook, self.allow_private)
         hook["secret"] = new_secret()
         with self.store.lock:

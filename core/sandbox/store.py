@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,29 +43,6 @@ class StoredResponse:
 def lead_keys(lead: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The (email, phone) match keys MEGA computes from a stored lead."""
     return email_key(lead.get("contact_email")), mega_phone_key(lead.get("contact_phone"))
-
-
-class KeyIndex(Mapping[str, str]):
-    """key -> id of the oldest lead currently holding it (what find_match expects)."""
-
-    def __init__(self, holders: Mapping[str, set[str]], seq: Mapping[str, int]) -> None:
-        self._holders = holders
-        self._seq = seq
-
-    def __getitem__(self, key: str) -> str:
-        ids = self._holders.get(key)
-        if not ids:
-            raise KeyError(key)
-        return min(ids, key=self._seq.__getitem__)
-
-    def __contains__(self, key: object) -> bool:
-        return bool(self._holders.get(key))  # type: ignore[call-overload]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k, v in self._holders.items() if v)
-
-    def __len__(self) -> int:
-        return sum(1 for v in self._holders.values() if v)
 
 
 class _Customer:
@@ -159,11 +136,6 @@ class Store:
         with self.lock:
             state = self._customer(customer_id)
             return state.version, list(state.leads.values())
-
-    def indexes(self, customer_id: str) -> tuple[KeyIndex, KeyIndex]:
-        """(by_email, by_phone) views of the committed state; hold ``lock`` while using."""
-        state = self._customer(customer_id)
-        return KeyIndex(state.by_email, self._seq), KeyIndex(state.by_phone, self._seq)
 
     def holders(self, customer_id: str, kind: str, key: str) -> set[str]:
         state = self._customer(customer_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from leadbridge.sandbox import Sandbox, SandboxConfig, TokenGrant
+from leadbridge.sandbox import Sandbox, TokenGrant
 from leadbridge.sandbox.config import ALL_SCOPES
 
 #: MEGA's published OpenAPI document (1.0.0), copied verbatim from the shared reference.

@@ -110,3 +110,48 @@ def test_default_now_is_the_wall_clock() -> None:
     verify_webhook(SECRET, ts, BODY, _independent(SECRET, ts, BODY))
     with pytest.raises(WebhookTimestampError):
         verify_webhook(SECRET, TS, BODY, OPENSSL_SIGNATURE)  # signed in January 2026
+
+
+def test_sandbox_deliveries_verify_end_to_end(sandbox_factory) -> None:
+    """The sandbox signs a real lead.created delivery; the receiver verifies the raw bytes."""
+    import threading
+    import time
+
+    from mega_support import client_for
+
+    from leadbridge.httpserver import JSONServer, Response, Router
+
+    got: list[tuple[bool, bytes, dict]] = []
+    arrived = threading.Event()
+    secret_box: dict[str, str] = {}
+
+    def receive(request) -> Response:
+        try:
+            ok = verify_webhook(secret_box["secret"], request.header("x-mega-timestamp"),
+                                request.body, request.header("x-mega-signature"))
+        except WebhookVerificationError:
+            ok = False
+        got.append((ok, request.body, dict(request.headers)))
+        arrived.set()
+        return Response(200, {"ok": True})
+
+    router = Router()
+    router.add("POST", "/hook", receive)
+    with JSONServer(router, poll_interval=0.05) as receiver:
+        sb = sandbox_factory(allow_private_webhooks=True)
+        with client_for(sb) as client:
+            created = client.create_webhook(receiver.base_url + "/hook")
+            secret_box["secret"] = created["secret"]
+            lead = client.create_lead({"contact_email": "hook@example.com"})
+            assert arrived.wait(10)
+        time.sleep(0.1)
+    ok, body, headers = got[0]
+    assert ok and json.loads(body)["lead"]["id"] == lead["id"]
+    ts = headers["x-mega-timestamp"]
+    assert headers["x-mega-signature"] == _independent(created["secret"], ts, body)
+    with pytest.raises(WebhookSignatureError):  # the same delivery, body tampered
+        verify_webhook(created["secret"], ts, body.replace(b"hook@", b"evil@"),
+                       headers["x-mega-signature"])
+    with pytest.raises(WebhookTimestampError):  # the same delivery replayed an hour later
+        verify_webhook(created["secret"], ts, body, headers["x-mega-signature"],
+                       now=int(ts) + 3600)

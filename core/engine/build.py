@@ -40,11 +40,11 @@ class BuildResult:
 
 
 def _effective(ws: Workspace) -> None:
-    """lb_rec: records with placeholder keys removed and the final reject reason."""
+    """lb_state (narrow): placeholder keys removed and the final reject reason per record."""
     ws.con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lb_rec AS
+        CREATE OR REPLACE TEMP TABLE lb_state AS
         WITH k AS (
-          SELECT n.*,
+          SELECT n.rid, n.name, n.deleted, n.source_reject, n.email_invalid,
             CASE WHEN pe.key IS NULL THEN n.email_key END AS ekey,
             CASE WHEN pp.key IS NULL THEN n.phone_key END AS pkey,
             pe.key IS NOT NULL AS email_placeholder, pp.key IS NOT NULL AS phone_placeholder
@@ -52,7 +52,7 @@ def _effective(ws: Workspace) -> None:
           LEFT JOIN placeholders pe ON pe.kind = 'email' AND pe.key = n.email_key
           LEFT JOIN placeholders pp ON pp.kind = 'phone' AND pp.key = n.phone_key
         )
-        SELECT *,
+        SELECT rid, ekey, pkey, email_placeholder, phone_placeholder,
           CASE
             WHEN deleted THEN '{DELETED}'
             WHEN source_reject IS NOT NULL THEN source_reject
@@ -66,21 +66,22 @@ def _effective(ws: Workspace) -> None:
     """)
     ws.con.execute("""
         CREATE OR REPLACE TEMP VIEW lb_eligible AS
-        SELECT rid, ekey AS email_key, pkey AS phone_key FROM lb_rec WHERE reject_reason IS NULL
+        SELECT rid, ekey AS email_key, pkey AS phone_key FROM lb_state WHERE reject_reason IS NULL
     """)
 
 
 def _groups(ws: Workspace, options: EngineOptions) -> None:
-    """lb_mrec: eligible records with their group and the values each may contribute."""
+    """lb_grp (narrow): each eligible record's group; lb_mrec: a view of what each record
+    may contribute to its golden row."""
     con = ws.con
     if options.household == "separate":
         # components with several emails split into one group per email; a phone belongs to
         # the group of the newest record carrying it with an email
         con.execute("""
-            CREATE OR REPLACE TEMP TABLE _lb_grp AS
+            CREATE OR REPLACE TEMP TABLE lb_grp AS
             WITH n AS (
               SELECT n.*, r.recency_us, r.created_us, r.source, r.source_id
-              FROM lb_node n JOIN lb_rec r USING (rid)
+              FROM lb_node n JOIN lb_norm r USING (rid) WHERE n.label IS NOT NULL
             ), split AS (
               SELECT label FROM n WHERE enode IS NOT NULL GROUP BY label
               HAVING count(DISTINCT enode) > 1
@@ -99,50 +100,54 @@ def _groups(ws: Workspace, options: EngineOptions) -> None:
             LEFT JOIN owner o ON o.label = n.label AND o.pnode = n.pnode
         """)
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE _lb_grp AS "
-                    "SELECT rid, label AS grp, false AS phone_elsewhere FROM lb_node")
+        con.execute("CREATE OR REPLACE TEMP TABLE lb_grp AS "
+                    "SELECT rid, label AS grp, false AS phone_elsewhere FROM lb_node "
+                    "WHERE label IS NOT NULL")
+    # records with no key at all (a name only) are groups of their own
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE lb_mrec AS
-        SELECT r.rid, coalesce(g.grp, -1 - r.rid) AS grp, r.source, r.source_id,
-          r.recency_us, coalesce(r.created_us, -9223372036854775807) AS created_us,
-          r.name,
-          CASE WHEN r.ekey IS NOT NULL THEN r.email_raw END AS email_send, r.ekey,
-          CASE WHEN r.pkey IS NOT NULL AND NOT coalesce(g.phone_elsewhere, false)
-               THEN r.phone_clean END AS phone_send,
-          CASE WHEN NOT coalesce(g.phone_elsewhere, false) THEN r.pkey END AS pkey_send,
-          r.pkey,
-          r.source_platform, r.source_type, r.stage_slug, r.owner_id, r.lead_line,
-          list_sort(list_filter(
-            map_entries(map_concat(coalesce(r.custom, MAP {}), map_from_entries(list_filter([
-              {'key': 'phone_extension',
-               'value': CASE WHEN r.pkey IS NOT NULL THEN r.phone_ext END},
-              {'key': 'source_owner',
-               'value': CASE WHEN r.owner_id IS NULL THEN r.owner_raw END},
-              {'key': 'household_phone',
-               'value': CASE WHEN coalesce(g.phone_elsewhere, false) THEN r.phone_clean END}
-            ], lambda x: x.value IS NOT NULL)))),
-            lambda x: x.value IS NOT NULL AND x.value <> '')) AS cf
-        FROM lb_rec r LEFT JOIN _lb_grp g USING (rid)
-        WHERE r.reject_reason IS NULL
+        INSERT INTO lb_grp SELECT rid, -1 - rid, false FROM lb_state
+        WHERE reject_reason IS NULL AND ekey IS NULL AND pkey IS NULL""")
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW lb_mrec AS
+        SELECT rid, grp, source, source_id, recency_us,
+          coalesce(created_us, -9223372036854775807) AS created_us, name,
+          CASE WHEN ekey IS NOT NULL THEN email_raw END AS email_send, ekey,
+          CASE WHEN pkey IS NOT NULL AND NOT phone_elsewhere THEN phone_clean END AS phone_send,
+          CASE WHEN NOT phone_elsewhere THEN pkey END AS pkey_send, pkey,
+          source_platform, source_type, stage_slug, owner_id, lead_line,
+          CASE WHEN len(extra) = 0 THEN custom ELSE list_sort(list_concat(
+            list_filter(custom, lambda x: NOT list_contains(['phone_extension', 'source_owner',
+                                                            'household_phone'], x.key)),
+            extra)) END AS cf
+        FROM (SELECT r.*, s.ekey, s.pkey, g.grp, g.phone_elsewhere,
+                list_filter([
+                  {'key': 'household_phone',
+                   'value': CASE WHEN g.phone_elsewhere THEN r.phone_clean END},
+                  {'key': 'phone_extension',
+                   'value': CASE WHEN s.pkey IS NOT NULL THEN r.phone_ext END},
+                  {'key': 'source_owner',
+                   'value': CASE WHEN r.owner_id IS NULL THEN r.owner_raw END}
+                ], lambda x: x.value IS NOT NULL) AS extra
+              FROM lb_grp g JOIN lb_state s USING (rid) JOIN lb_norm r USING (rid))
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lb_group_ref AS
-        SELECT grp, first.s AS first_source, first.i AS first_source_id,
+        SELECT grp, records, first.s AS first_source, first.i AS first_source_id,
                'lb_' || left(md5(first.s || chr(31) || first.i), 24) AS row_ref
-        FROM (SELECT grp, min({'s': source, 'i': source_id}) AS first FROM lb_mrec GROUP BY grp)
+        FROM (SELECT g.grp, count(*) AS records, min({'s': r.source, 'i': r.source_id}) AS first
+              FROM lb_grp g JOIN lb_norm r USING (rid) GROUP BY g.grp)
     """)
-    con.execute("DROP TABLE IF EXISTS _lb_grp")
 
 
 def _lineage(ws: Workspace) -> None:
     ws.con.execute("""
         CREATE OR REPLACE TABLE lineage AS
-        SELECT r.source, r.source_id, g.row_ref, r.reject_reason,
-               r.email_invalid, r.email_placeholder, r.phone_placeholder, r.phone_short,
+        SELECT r.source, r.source_id, f.row_ref, s.reject_reason,
+               r.email_invalid, s.email_placeholder, s.phone_placeholder, r.phone_short,
                r.phone_status
-        FROM lb_rec r
-        LEFT JOIN lb_mrec m USING (rid)
-        LEFT JOIN lb_group_ref g ON g.grp = m.grp
+        FROM lb_norm r JOIN lb_state s USING (rid)
+        LEFT JOIN lb_grp g USING (rid)
+        LEFT JOIN lb_group_ref f ON f.grp = g.grp
     """)
 
 
@@ -161,32 +166,31 @@ def build(ws: Workspace, options: EngineOptions | None = None) -> BuildResult:
             _effective(ws)
             rounds = components(ws, "lb_eligible")
             _groups(ws, options)
-            merge(ws, options)
-            build_golden(ws)
+            build_golden(ws, merge(ws, options))
             find_conflicts(ws)
             _lineage(ws)
             stats = con.execute("""
-                SELECT (SELECT count(*) FROM lb_rec),
-                       (SELECT count(*) FROM lb_rec WHERE reject_reason IS NOT NULL AND NOT deleted),
-                       (SELECT count(*) FROM lb_rec WHERE deleted),
-                       (SELECT count(DISTINCT ekey) FROM lb_mrec),
-                       (SELECT count(DISTINCT pkey) FROM lb_mrec),
-                       (SELECT count(*) FROM golden),
-                       (SELECT coalesce(max(records), 0) FROM golden),
+                SELECT count(*), count(*) FILTER (reject_reason IS NOT NULL AND NOT deleted),
+                       count(*) FILTER (deleted),
+                       count(DISTINCT ekey) FILTER (reject_reason IS NULL),
+                       count(DISTINCT pkey) FILTER (reject_reason IS NULL),
+                       count(*) FILTER (email_invalid AND reject_reason IS NULL),
+                       count(*) FILTER (phone_short AND reject_reason IS NULL)
+                FROM lb_norm JOIN lb_state USING (rid)""").fetchone()
+            golden = con.execute("""
+                SELECT (SELECT count(*) FROM golden), (SELECT coalesce(max(records), 0) FROM golden),
                        (SELECT count(DISTINCT row_ref) FROM conflicts),
-                       (SELECT count(*) FROM placeholders),
-                       (SELECT count(*) FROM lb_rec WHERE email_invalid AND reject_reason IS NULL),
-                       (SELECT count(*) FROM lb_rec WHERE phone_short AND reject_reason IS NULL)
-            """).fetchone()
-            for name in ("lb_mrec", "lb_node", "lb_golden_fields", "lb_group_ref", "lb_rec"):
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+                       (SELECT count(*) FROM placeholders)""").fetchone()
+            con.execute("DROP VIEW IF EXISTS lb_mrec")
             con.execute("DROP VIEW IF EXISTS lb_eligible")
+            for name in ("lb_node", "lb_grp", "lb_state", "lb_group_ref", "_lb_gf_multi"):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if old_order else 'false'}")
-    (records, rejected, deleted, emails, phones, golden, largest, conflicts, placeholders,
-     invalid, short) = stats
+    records, rejected, deleted, emails, phones, invalid, short = stats
+    rows, largest, conflicts, placeholders = golden
     return BuildResult(records=records, rejected=rejected, deleted=deleted,
-                       distinct_email_keys=emails, distinct_phone_keys=phones, clusters=golden,
-                       largest_cluster=largest, golden_rows=golden, conflicts=conflicts,
+                       distinct_email_keys=emails, distinct_phone_keys=phones, clusters=rows,
+                       largest_cluster=largest, golden_rows=rows, conflicts=conflicts,
                        placeholder_keys=placeholders, invalid_emails=invalid,
                        short_phones=short, rounds=rounds)

@@ -14,18 +14,21 @@ def find_conflicts(ws: Workspace) -> None:
     ws.con.execute("""
         CREATE OR REPLACE TABLE conflicts AS
         WITH keys AS (
-          SELECT grp, 'email' AS kind, ekey AS key FROM lb_mrec WHERE ekey IS NOT NULL
+          SELECT g.grp, 'email' AS kind, s.ekey AS key FROM lb_grp g JOIN lb_state s USING (rid)
+          WHERE s.ekey IS NOT NULL
           UNION ALL
-          SELECT grp, 'phone', pkey FROM lb_mrec WHERE pkey IS NOT NULL
+          SELECT g.grp, 'phone', s.pkey FROM lb_grp g JOIN lb_state s USING (rid)
+          WHERE s.pkey IS NOT NULL
         ), multi AS (
           SELECT grp, kind, list(DISTINCT key ORDER BY key) AS keys, count(*) AS records
-          FROM keys GROUP BY grp, kind HAVING count(DISTINCT key) > 1
+          FROM keys SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)
+          GROUP BY grp, kind HAVING count(DISTINCT key) > 1
         )
         SELECT r.row_ref, m.kind,
                CASE m.kind WHEN 'email' THEN g.email_key ELSE g.phone_key END AS kept,
                list_filter(m.keys, lambda k: k IS DISTINCT FROM
                    CASE m.kind WHEN 'email' THEN g.email_key ELSE g.phone_key END) AS lost,
                m.records
-        FROM multi m JOIN lb_group_ref r USING (grp) JOIN lb_golden_fields g USING (grp)
+        FROM multi m JOIN lb_group_ref r USING (grp) JOIN golden g USING (row_ref)
         ORDER BY r.row_ref, m.kind
     """)

@@ -21,8 +21,8 @@ def cf_json(col: str) -> str:
             f"lambda x: to_json(x.key) || ':' || to_json(x.value)), ',') || '}}' END")
 
 
-def build_golden(ws: Workspace) -> None:
-    """Create ``golden`` from ``lb_golden_fields`` and ``lb_group_ref``."""
+def build_golden(ws: Workspace, fields: str) -> None:
+    """Create ``golden`` from the merged ``fields`` relation and ``lb_group_ref``."""
     before = ["contact_email", "contact_name", "contact_phone"]
     after_cf = ["lead_line", "owner_id"]
     tail = ["source_platform", "source_type", "stage_slug"]
@@ -36,8 +36,8 @@ def build_golden(ws: Workspace) -> None:
           SELECT r.row_ref, f.contact_name, f.contact_email, f.contact_phone, f.source_platform,
                  f.source_type, f.stage_slug, f.owner_id, f.lead_line,
                  {cf_json('f.cf')} AS custom_fields, f.email_key, f.phone_key,
-                 f.records, r.first_source, r.first_source_id
-          FROM lb_golden_fields f JOIN lb_group_ref r USING (grp)
+                 r.records, r.first_source, r.first_source_id
+          FROM ({fields}) f JOIN lb_group_ref r USING (grp)
         ), j AS (
           SELECT *,
             concat_ws(',', {head}, {cf}, {mid}) AS _a,

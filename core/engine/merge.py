@@ -43,14 +43,14 @@ def _pick(rule: str, value: str, payload: str) -> str:
     return f"arg_max({payload}, {ORDER}) {filt}"  # newest (most_frequent handled apart)
 
 
-def merge(ws: Workspace, options: EngineOptions) -> None:
-    """Create ``lb_golden_fields`` (grp -> merged fields, cf list) from ``lb_mrec``."""
+def merge(ws: Workspace, options: EngineOptions) -> str:
+    """Aggregate multi-record groups into ``_lb_gf_multi``; return a SQL relation of every
+    group's merged fields (grp, golden columns, email_key, phone_key, cf)."""
     con = ws.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_multi AS SELECT grp FROM lb_mrec "
-                f"GROUP BY grp HAVING count(*) > 1")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _lb_mm AS
-        SELECT m.*, {_prio(options)} AS prio FROM lb_mrec m SEMI JOIN _lb_multi USING (grp)""")
+        SELECT m.*, {_prio(options)} AS prio FROM lb_mrec m
+        SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)""")
     selects, joins = [], []
     for col, (value, group) in FIELDS.items():
         rule = options.rule(RULE_NAME.get(col, col))
@@ -69,22 +69,14 @@ def merge(ws: Workspace, options: EngineOptions) -> None:
             selects.append(f"{_pick(rule, value, payload)} AS {col}")
     cf_rule = options.rule("custom_fields")
     if cf_rule == "most_frequent":
-        cf_pick = ("arg_max(value, {'n': n, 'o': o}) AS value FROM (SELECT grp, key, value, count(*) AS n, "
-                   f"max({ORDER}) AS o FROM _lb_cf GROUP BY grp, key, value)")
+        cf_pick = ("arg_max(value, {'n': n, 'o': o}) AS value FROM (SELECT grp, key, value, "
+                   f"count(*) AS n, max({ORDER}) AS o FROM _lb_cf GROUP BY grp, key, value)")
     else:
         cf_pick = _pick(cf_rule, "value", "value") + " AS value FROM _lb_cf"
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _lb_cf AS
         SELECT grp, recency_us, created_us, source, source_id, prio, e.key AS key, e.value AS value
         FROM (SELECT *, unnest(cf) AS e FROM _lb_mm WHERE len(cf) > 0)""")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lb_cf_merged AS
-        SELECT grp, list({{'key': key, 'value': value}} ORDER BY key) AS cf FROM (
-          SELECT grp, key, {cf_pick} GROUP BY grp, key) GROUP BY grp""")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lb_golden_fields AS
-        SELECT grp, count(*) AS records, {', '.join(selects)}
-        FROM _lb_mm {' '.join(joins)} GROUP BY grp""")
     cols = []
     for col in FIELDS:
         if col == "contact_email":
@@ -94,12 +86,19 @@ def merge(ws: Workspace, options: EngineOptions) -> None:
         else:
             cols.append(f"g.{col}")
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lb_golden_fields AS
-        SELECT g.grp, g.records, {', '.join(cols)}, coalesce(c.cf, []) AS cf
-        FROM lb_golden_fields g LEFT JOIN _lb_cf_merged c USING (grp)
+        CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS
+        SELECT {', '.join(cols)}, g.grp, coalesce(c.cf, []) AS cf
+        FROM (SELECT grp, {', '.join(selects)} FROM _lb_mm {' '.join(joins)} GROUP BY grp) g
+        LEFT JOIN (
+          SELECT grp, list({{'key': key, 'value': value}} ORDER BY key) AS cf FROM (
+            SELECT grp, key, {cf_pick} GROUP BY grp, key) GROUP BY grp) c USING (grp)""")
+    con.execute("DROP TABLE _lb_mm")
+    con.execute("DROP TABLE _lb_cf")
+    return """
+        SELECT contact_name, contact_email, email_key, contact_phone, phone_key,
+               source_platform, source_type, stage_slug, owner_id, lead_line, grp, cf
+        FROM _lb_gf_multi
         UNION ALL
-        SELECT grp, 1, name, email_send, ekey, phone_send, pkey_send, source_platform,
-               source_type, stage_slug, owner_id, lead_line, cf
-        FROM lb_mrec ANTI JOIN _lb_multi USING (grp)""")
-    for name in ("_lb_multi", "_lb_mm", "_lb_cf", "_lb_cf_merged"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+        SELECT name, email_send, ekey, phone_send, pkey_send, source_platform, source_type,
+               stage_slug, owner_id, lead_line, grp, cf
+        FROM lb_mrec SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records = 1) USING (grp)"""

@@ -26,15 +26,19 @@ def detect(ws: Workspace, options: EngineOptions) -> None:
     parts = []
     for kind, key, other, known in (("email", "email_key", "phone_key", KNOWN_EMAIL),
                                     ("phone", "phone_key", "email_key", KNOWN_PHONE)):
+        # count first (cheap), look at names and other keys only for the few candidates
         parts.append(f"""
             SELECT '{kind}' AS kind, {key} AS key, count(*) AS records,
                    count(DISTINCT lower(name)) AS distinct_names, count(lower(name)) AS named,
                    count(DISTINCT {other}) AS distinct_other_keys, count({other}) AS with_other
-            FROM lb_norm
-            WHERE {key} IS NOT NULL AND source_reject IS NULL AND NOT deleted
-            GROUP BY {key}
-            HAVING count(*) >= CASE WHEN regexp_matches({key}, '{known}') THEN 2
-                                    ELSE {threshold} END""")
+            FROM lb_norm SEMI JOIN (
+              SELECT {key} FROM lb_norm
+              WHERE {key} IS NOT NULL AND source_reject IS NULL AND NOT deleted
+              GROUP BY {key}
+              HAVING count(*) >= CASE WHEN regexp_matches({key}, '{known}') THEN 2
+                                      ELSE {threshold} END) USING ({key})
+            WHERE source_reject IS NULL AND NOT deleted
+            GROUP BY {key}""")
     ws.con.execute(f"""
         CREATE OR REPLACE TABLE placeholders AS
         SELECT kind, key, records, distinct_names, distinct_other_keys

@@ -21,6 +21,14 @@ from ._common import DEFAULT_WORKSPACE, build_connector, friendly_errors
 _WS_HELP = "DuckDB workspace file (created if missing)."
 
 
+def _quiet_retry_logs() -> None:
+    """Retries are counted in the summary; without this, Python's last-resort handler would
+    print each stamina retry event on stderr."""
+    import logging
+
+    logging.getLogger("stamina").addHandler(logging.NullHandler())
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -158,6 +166,7 @@ def register(app: typer.Typer) -> None:
         from ..pipeline import load_job, sync
         from ..pipeline.api import NO_TOKEN
 
+        _quiet_retry_logs()
         spec = load_job(job) if job is not None else None
         if not (sandbox or (spec and spec.sandbox) or os.environ.get("MEGA_TOKEN")):
             raise ConfigError(NO_TOKEN)
@@ -314,6 +323,7 @@ def register(app: typer.Typer) -> None:
         if not json_out:
             console.print(f"leadbridge demo: {SAMPLE.name} (bundled, messy on purpose) -> an "
                           "in-process MEGA sandbox on 127.0.0.1, no token needed.")
+        _quiet_retry_logs()
         connector = build_connector("csv", str(SAMPLE), None)
         box = start_sandbox()
         try:

@@ -266,7 +266,7 @@ def _pull_or_stop(con: Any, mega: Any) -> None:
         if getattr(exc, "status", None) in (401, 403):
             raise ConfigError(str(exc)) from None
         raise RunStopped(f"could not read MEGA's existing leads ({exc}); nothing was sent: "
-                         "run the same sync again later") from None
+                         "run the same sync again later to resume") from None
 
 
 def _finish(con: Any, run: runs.Run, ws_path: Path | None,

@@ -48,7 +48,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 @needs_csv
 def test_sync_exit_codes_runs_and_report(tmp_path: Path) -> None:
-    clean = write_csv(tmp_path / "clean.csv", messy_records(20, seed=3)[:-1])
+    clean_records = messy_records(20, seed=3)[:-1]
+    clean = write_csv(tmp_path / "clean.csv", clean_records)
     bad = write_csv(tmp_path / "bad.csv", messy_records(5, seed=4, bad_stage=1))
     with Sandbox(SandboxConfig.default(time_scale=0.002)) as box:
         env = cli_env(box, LEADBRIDGE_TIME_SCALE="0.002")
@@ -56,7 +57,7 @@ def test_sync_exit_codes_runs_and_report(tmp_path: Path) -> None:
         ok = run_cli("sync", "csv", str(clean), "--workspace", ws, "--json", env=env)
         assert ok.returncode == 0, ok.stderr
         summary = json.loads(ok.stdout)
-        assert summary["record_status"]["created"] == 20 - 0 and summary["exit_code"] == 0
+        assert summary["record_status"]["created"] == len(clean_records) and summary["exit_code"] == 0
         again = run_cli("sync", "csv", str(clean), "--workspace", ws, env=env)
         assert again.returncode == 0 and "Nothing to send" in again.stdout
         ws2 = str(tmp_path / "ws2.duckdb")
@@ -69,7 +70,7 @@ def test_sync_exit_codes_runs_and_report(tmp_path: Path) -> None:
     first_run = json.loads(runs.stdout)[0]["run_id"]
     rep = run_cli("report", "--run", first_run, "--format", "csv", "--workspace", ws)
     rows = list(csv.DictReader(io.StringIO(rep.stdout)))
-    assert len(rows) == 20 and {r["status"] for r in rows} == {"created"}
+    assert len(rows) == len(clean_records) and {r["status"] for r in rows} == {"created"}
     assert list(rows[0]) == ["source", "source_id", "row_ref", "status", "lead_id",
                              "matched_by", "predicted_status", "errors"]
     out = tmp_path / "out.json"
@@ -82,12 +83,13 @@ def test_sync_exit_codes_runs_and_report(tmp_path: Path) -> None:
 
 @needs_csv
 def test_stopped_run_exits_3_and_resumes(tmp_path: Path) -> None:
-    data = write_csv(tmp_path / "l.csv", messy_records(10, seed=6)[:-1])
+    records = messy_records(10, seed=6)[:-1]
+    data = write_csv(tmp_path / "l.csv", records)
     ws = str(tmp_path / "ws.duckdb")
     broken = SandboxConfig.default(time_scale=0.001, fail_before=1.0)
     with Sandbox(broken) as box:
         env = cli_env(box, LEADBRIDGE_TIME_SCALE="0.001")
-        proc = run_cli("sync", "csv", data and str(data), "--workspace", ws, env=env)
+        proc = run_cli("sync", "csv", str(data), "--workspace", ws, env=env)
         assert proc.returncode == 3, proc.stderr
         assert "resume" in proc.stderr and "Traceback" not in proc.stderr
         token, cust = box.config.tokens[0].token, customer(box)
@@ -97,7 +99,7 @@ def test_stopped_run_exits_3_and_resumes(tmp_path: Path) -> None:
         env = cli_env(box, LEADBRIDGE_TIME_SCALE="0.001")
         proc = run_cli("sync", "csv", str(data), "--workspace", ws, "--json", env=env)
         assert proc.returncode == 0, proc.stderr
-        assert json.loads(proc.stdout)["record_status"]["created"] == 10
+        assert json.loads(proc.stdout)["record_status"]["created"] == len(records)
 
 
 @needs_csv

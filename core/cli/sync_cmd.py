@@ -32,7 +32,8 @@ def _quiet_retry_logs() -> None:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True,
+                   width=None if sys.stdout.isatty() else 160)
 
 
 def _existing_workspace(path: Path) -> Path:
@@ -127,6 +128,9 @@ def render_plan(summary: dict[str, Any], console: Any) -> None:
         table.add_row(f"  matched by {key}", str(count))
     table.add_row("MEGA leads in snapshot", str(summary["snapshot_leads"]))
     console.print(table)
+    if not summary.get("stages_known"):
+        console.print("Stages and owners were not checked (unknown offline): list them under "
+                      "[target] stages/owners in a job file to predict those failures too.")
     if not summary["snapshot_leads"]:
         console.print("No MEGA snapshot: predictions assume an empty account "
                       "(`leadbridge pull` fetches the existing leads).")
@@ -346,6 +350,7 @@ def register(app: typer.Typer) -> None:
                     errs = "; ".join(row["errors"] or [])
                     console.print(f"  {row['source']}:{row['source_id']} -> {row['status']}"
                                   + (f" ({errs})" if errs else "")
+                                  + (f" by {row['matched_by']}" if row["matched_by"] else "")
                                   + (f" lead {row['lead_id']}" if row["lead_id"] else ""))
             console.print("Next: `leadbridge plan csv YOUR.csv` (offline), then "
                           "`leadbridge sync csv YOUR.csv --sandbox` twice: the second sends "

@@ -375,6 +375,7 @@ def plan(
             "predicted": predicted,
             "matched_by": matched,
             "snapshot_leads": int(snapshot),
+            "stages_known": bool(stages),
             "customer_id": customer,
         }
         return PlanResult(ws.path, summary, plans)

@@ -70,14 +70,16 @@ def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     sent, unchanged = con.execute(
         "SELECT count(*) FILTER (action = 'send'), count(*) FILTER (action = 'unchanged') "
         "FROM sync_rows WHERE run_id = ?", [run_id]).fetchall()[0]  # type: ignore[misc]
+    # a prediction is the status and, for a merge, the key that found the lead
+    differs = ("status IS NOT NULL AND (status <> predicted_status OR (status IN "
+               "('updated', 'skipped') AND matched_by IS DISTINCT FROM predicted_matched_by))")
     compared, mismatches = con.execute(
-        "SELECT count(*) FILTER (status IS NOT NULL), "
-        "count(*) FILTER (status IS NOT NULL AND status <> predicted_status) "
+        f"SELECT count(*) FILTER (status IS NOT NULL), count(*) FILTER ({differs}) "
         "FROM sync_rows WHERE run_id = ? AND action = 'send'", [run_id]).fetchall()[0]  # type: ignore[misc]
     examples = [dict(zip(("row_ref", "predicted", "actual", "errors"), r)) for r in con.execute(
-        "SELECT row_ref, predicted_status, status, errors FROM sync_rows WHERE run_id = ? AND "
-        "action = 'send' AND status IS NOT NULL AND status <> predicted_status ORDER BY ord "
-        "LIMIT 5", [run_id]).fetchall()]
+        "SELECT row_ref, predicted_status || coalesce(' by ' || predicted_matched_by, ''), "
+        f"status || coalesce(' by ' || matched_by, ''), errors FROM sync_rows WHERE run_id = ? "
+        f"AND action = 'send' AND {differs} ORDER BY ord LIMIT 5", [run_id]).fetchall()]
     chunks, done, requests = con.execute(
         "SELECT count(*), count(*) FILTER (state = 'done'), coalesce(sum(attempts), 0) "
         "FROM sync_chunks WHERE run_id = ?", [run_id]).fetchall()[0]  # type: ignore[misc]

@@ -342,43 +342,57 @@ def plan(
     label = label or connector.name
     bar = Progress(progress)
     with Workspace.open(workspace) as ws, bar.running():
-        ledger.ensure(ws.con)
-        pull.ensure(ws.con)
-        stats = _extract_and_build(ws, connector, label, _engine_options(engine_options), bar,
-                                   save_cursor=False)
-        customer = (customer_id or os.environ.get("MEGA_CUSTOMER_ID")
-                    or ledger.get_meta(ws.con, "sandbox_customer_id") or "offline")
-        plans = plan_rows(ws.con, _golden(ws), customer_id=customer,
-                          on_duplicate=on_duplicate, known=Known.of(stages, owners))
-        send = [p for p in plans if p.action == "send"]
-        if mode == "live":
-            n_chunks = len(send)
-        else:
-            n_chunks = len(make_chunks([p.body for p in send], customer_id=customer,
-                                       on_duplicate=on_duplicate))
-        predicted = {s: 0 for s in ("created", "updated", "skipped", "failed")}
-        matched = {"email": 0, "phone": 0}
-        for p in send:
-            predicted[p.predicted_status] = predicted.get(p.predicted_status, 0) + 1
-            if p.predicted_matched_by:
-                matched[p.predicted_matched_by] += 1
-        snapshot = ws.con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ?",
-                                  [customer]).fetchall()[0][0]
-        summary = {
-            **stats,
-            "golden_rows": len(plans),
-            "rows_to_send": len(send),
-            "rows_unchanged": len(plans) - len(send),
-            "chunks": n_chunks,
-            "requests": n_chunks,
-            "endpoint": CREATE_ENDPOINT if mode == "live" else BULK_ENDPOINT,
-            "predicted": predicted,
-            "matched_by": matched,
-            "snapshot_leads": int(snapshot),
-            "stages_known": bool(stages),
-            "customer_id": customer,
-        }
-        return PlanResult(ws.path, summary, plans)
+        # everything (staging included) happens in one transaction that is rolled back:
+        # a plan leaves the workspace exactly as it found it
+        try:
+            with ws.transaction():
+                ledger.ensure(ws.con)
+                pull.ensure(ws.con)
+                stats = _extract_and_build(ws, connector, label,
+                                           _engine_options(engine_options), bar,
+                                           save_cursor=False)
+                customer = (customer_id or os.environ.get("MEGA_CUSTOMER_ID")
+                            or ledger.get_meta(ws.con, "sandbox_customer_id") or "offline")
+                plans = plan_rows(ws.con, _golden(ws), customer_id=customer,
+                                  on_duplicate=on_duplicate, known=Known.of(stages, owners))
+                send = [p for p in plans if p.action == "send"]
+                if mode == "live":
+                    n_chunks = len(send)
+                else:
+                    n_chunks = len(make_chunks([p.body for p in send], customer_id=customer,
+                                               on_duplicate=on_duplicate))
+                predicted = {s: 0 for s in ("created", "updated", "skipped", "failed")}
+                matched = {"email": 0, "phone": 0}
+                for p in send:
+                    predicted[p.predicted_status] = predicted.get(p.predicted_status, 0) + 1
+                    if p.predicted_matched_by:
+                        matched[p.predicted_matched_by] += 1
+                snapshot = ws.con.execute(
+                    "SELECT count(*) FROM mega_leads WHERE customer_id = ?",
+                    [customer]).fetchall()[0][0]
+                summary = {
+                    **stats,
+                    "golden_rows": len(plans),
+                    "rows_to_send": len(send),
+                    "rows_unchanged": len(plans) - len(send),
+                    "chunks": n_chunks,
+                    "requests": n_chunks,
+                    "endpoint": CREATE_ENDPOINT if mode == "live" else BULK_ENDPOINT,
+                    "predicted": predicted,
+                    "matched_by": matched,
+                    "snapshot_leads": int(snapshot),
+                    "stages_known": bool(stages),
+                    "customer_id": customer,
+                }
+                result = PlanResult(ws.path, summary, plans)
+                raise _Discard
+        except _Discard:
+            pass
+        return result
+
+
+class _Discard(Exception):
+    """Raised to roll back a plan's transaction."""
 
 
 def _load_job(path: str | Path) -> Job:

@@ -252,3 +252,16 @@ def test_sandbox_true_keeps_its_state_next_to_the_workspace(tmp_path: Path) -> N
 
     tokens = set(re.findall(rb"mega_[0-9a-f]{64}", ws.read_bytes()))
     assert not tokens  # the sandbox token is derived, never stored
+
+
+def test_plan_leaves_the_workspace_as_it_found_it(sandbox: Sandbox, tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    synced = sync(ListConnector(messy_records(10, seed=1)), workspace=ws, sandbox=sandbox)
+    preview = plan(ListConnector(messy_records(30, seed=2)), workspace=ws,
+                   customer_id=customer(sandbox))
+    assert preview.summary["records"] > synced.summary["records"]  # it saw both sources' data
+    with Workspace.open(ws) as w:
+        staged = w.con.execute("SELECT count(*) FROM records").fetchall()[0][0]
+    assert staged == synced.summary["records"]  # but staged nothing for good
+    again = sync(ListConnector(messy_records(10, seed=1)), workspace=ws, sandbox=sandbox)
+    assert again.summary["requests"] == 0

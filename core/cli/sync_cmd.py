@@ -175,10 +175,15 @@ def register(app: typer.Typer) -> None:
         if not (sandbox or (spec and spec.sandbox) or os.environ.get("MEGA_TOKEN")):
             raise ConfigError(NO_TOKEN)
         connector = _connector_from_args(name, path, option, id_column, job)
-        result = sync(connector, job=spec, workspace=workspace, on_duplicate=on_duplicate,
-                      mode=mode, dry_run=dry_run, retry_failed=retry_failed, sandbox=sandbox,
-                      pull_first="always" if pull_first else "auto",
-                      progress=None if not json_out else False)
+        try:
+            result = sync(connector, job=spec, workspace=workspace, on_duplicate=on_duplicate,
+                          mode=mode, dry_run=dry_run, retry_failed=retry_failed,
+                          sandbox=sandbox, pull_first="always" if pull_first else "auto",
+                          progress=None if not json_out else False)
+        except KeyboardInterrupt:
+            typer.echo("Interrupted: nothing is lost; run the same command again to resume.",
+                       err=True)
+            sys.exit(3)
         if json_out:
             typer.echo(json.dumps(result.summary, default=str))
         else:

@@ -115,25 +115,18 @@ def _groups(ws: Workspace, options: EngineOptions) -> None:
           CASE WHEN pkey IS NOT NULL AND NOT phone_elsewhere THEN phone_clean END AS phone_send,
           CASE WHEN NOT phone_elsewhere THEN pkey END AS pkey_send, pkey,
           source_platform, source_type, stage_slug, owner_id, lead_line,
-          CASE WHEN len(extra) = 0 THEN custom ELSE list_sort(list_concat(
-            list_filter(custom, lambda x: NOT list_contains(['phone_extension', 'source_owner',
-                                                            'household_phone'], x.key)),
-            extra)) END AS cf
-        FROM (SELECT r.*, s.ekey, s.pkey, g.grp, g.phone_elsewhere,
-                list_filter([
-                  {'key': 'household_phone',
-                   'value': CASE WHEN g.phone_elsewhere THEN r.phone_clean END},
-                  {'key': 'phone_extension',
-                   'value': CASE WHEN s.pkey IS NOT NULL THEN r.phone_ext END},
-                  {'key': 'source_owner',
-                   'value': CASE WHEN r.owner_id IS NULL THEN r.owner_raw END}
-                ], lambda x: x.value IS NOT NULL) AS extra
+          CASE WHEN NOT phone_elsewhere THEN custom ELSE list_sort(list_concat(
+            list_filter(custom, lambda x: x.key <> 'household_phone'),
+            [{'key': 'household_phone', 'value': phone_clean}])) END AS cf
+        FROM (SELECT r.*, s.ekey, s.pkey, g.grp, g.phone_elsewhere
               FROM lb_grp g JOIN lb_state s USING (rid) JOIN lb_norm r USING (rid))
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lb_group_ref AS
         SELECT grp, records, first.s AS first_source, first.i AS first_source_id,
-               'lb_' || left(md5(first.s || chr(31) || first.i), 24) AS row_ref
+               'lb_' || left(md5(first.s || chr(31) || first.i), 24) AS row_ref,
+               -- the deterministic order of golden rows, sorted here on a narrow table
+               row_number() OVER (ORDER BY first.s, first.i) AS sort_key
         FROM (SELECT g.grp, count(*) AS records, min({'s': r.source, 'i': r.source_id}) AS first
               FROM lb_grp g JOIN lb_norm r USING (rid) GROUP BY g.grp)
     """)

@@ -36,7 +36,7 @@ def build_golden(ws: Workspace, fields: str) -> None:
           SELECT r.row_ref, f.contact_name, f.contact_email, f.contact_phone, f.source_platform,
                  f.source_type, f.stage_slug, f.owner_id, f.lead_line,
                  {cf_json('f.cf')} AS custom_fields, f.email_key, f.phone_key,
-                 r.records, r.first_source, r.first_source_id
+                 r.records, r.first_source, r.first_source_id, r.sort_key
           FROM ({fields}) f JOIN lb_group_ref r USING (grp)
         ), j AS (
           SELECT *,
@@ -48,7 +48,7 @@ def build_golden(ws: Workspace, fields: str) -> None:
                source_type, stage_slug, owner_id, lead_line, custom_fields, email_key,
                phone_key,
                sha256('{{' || concat_ws(',', nullif(_a, ''), nullif(_b, '')) || '}}') AS content_hash,
-               row_number() OVER (ORDER BY first_source, first_source_id) AS sort_key,
+               sort_key,
                records, first_source, first_source_id,
                '{{' || concat_ws(',', nullif(_a, ''), '"row_ref":' || to_json(row_ref),
                                  nullif(_b, '')) || '}}' AS row_json

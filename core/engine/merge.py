@@ -23,7 +23,9 @@ FIELDS: dict[str, tuple[str, str]] = {
 }
 #: the option name a golden column's rule is set under
 RULE_NAME = {"stage_slug": "stage", "owner_id": "owner"}
-ORDER = "{'r': recency_us, 'c': created_us, 's': source, 'i': source_id}"
+#: newest-first order as one integer per record (ranked once; comparing structs per
+#: aggregate is several times slower)
+ORDER = "ord"
 
 
 def _prio(options: EngineOptions) -> str:
@@ -49,8 +51,14 @@ def merge(ws: Workspace, options: EngineOptions) -> str:
     con = ws.con
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _lb_mm AS
-        SELECT m.*, {_prio(options)} AS prio FROM lb_mrec m
-        SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)""")
+        SELECT m.*, {_prio(options)} AS prio, o.ord
+        FROM lb_mrec m JOIN (
+          -- ranked on a narrow projection: a window sorts its whole payload
+          SELECT rid, row_number() OVER (
+                   ORDER BY recency_us, coalesce(created_us, -9223372036854775807), source,
+                            source_id) AS ord
+          FROM lb_norm JOIN lb_grp USING (rid)
+          SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)) o USING (rid)""")
     selects, joins = [], []
     for col, (value, group) in FIELDS.items():
         rule = options.rule(RULE_NAME.get(col, col))
@@ -75,7 +83,7 @@ def merge(ws: Workspace, options: EngineOptions) -> str:
         cf_pick = _pick(cf_rule, "value", "value") + " AS value FROM _lb_cf"
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _lb_cf AS
-        SELECT grp, recency_us, created_us, source, source_id, prio, e.key AS key, e.value AS value
+        SELECT grp, ord, prio, e.key AS key, e.value AS value
         FROM (SELECT *, unnest(cf) AS e FROM _lb_mm WHERE len(cf) > 0)""")
     cols = []
     for col in FIELDS:

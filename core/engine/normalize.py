@@ -29,28 +29,38 @@ def _map_table(ws: Workspace, name: str, mapping: dict[str, str] | None) -> None
                            [[k, v] for k, v in mapping.items()])
 
 
-def _custom_sql(ws: Workspace) -> str:
-    """SQL giving a record's custom fields as a key-sorted list of non-empty {key, value}.
+def _custom_sql(ws: Workspace, engine: dict[str, str]) -> tuple[str, str]:
+    """(extra column for the records scan, SQL of the custom fields as a key-sorted list of
+    non-empty {key, value}) — the source's custom fields plus leadbridge's own (``engine``:
+    key -> SQL value, which wins over a source key of the same name).
 
     Casting JSON to MAP costs ~4 us a row; when the distinct keys are few (a file's extra
-    columns) a struct transform with every key is ten times faster. Keys differing only by
-    case (struct fields are case-insensitive) or very many keys use the MAP cast.
+    columns) a struct transform with every key is ten times faster, and the list comes out
+    sorted with no per-row sort. Keys differing only by case (struct fields are
+    case-insensitive) or very many keys take the MAP cast.
     """
     valid = ("CASE WHEN json_valid(r.custom_fields) AND json_type(r.custom_fields) = 'OBJECT' "
              "THEN r.custom_fields END")
-    keys = [k for (k,) in ws.con.execute(
-        f"SELECT DISTINCT unnest(json_keys({valid})) FROM records r").fetchall()]
-    keys.sort()
-    if keys and len(keys) <= 256 and len({k.lower() for k in keys}) == len(keys):
+    keys = sorted(k for (k,) in ws.con.execute(
+        f"SELECT DISTINCT unnest(json_keys({valid})) FROM records r").fetchall())
+    nonempty = "lambda x: x.value IS NOT NULL AND x.value <> ''"
+    if len(keys) <= 256 and len({k.lower() for k in keys}) == len(keys):
         spec = json.dumps({k: "VARCHAR" for k in keys}, ensure_ascii=False).replace("'", "''")
-        items = ", ".join(
-            f"{{'key': {_lit(k)}, 'value': struct_extract(s, {_lit(k)})}}" for k in keys)
-        return (f"(SELECT list_filter([{items}], lambda x: x.value IS NOT NULL AND x.value <> '') "
-                f"FROM (SELECT json_transform({valid}, '{spec}') AS s))")
-    if not keys:
-        return "[]::STRUCT(key VARCHAR, value VARCHAR)[]"
-    return (f"list_sort(list_filter(map_entries(coalesce(try_cast(try_cast({valid} AS JSON) AS "
-            "MAP(VARCHAR, VARCHAR)), MAP {})), lambda x: x.value IS NOT NULL AND x.value <> ''))")
+        extra = f"json_transform({valid}, '{spec}') AS _cfs" if keys else "NULL AS _cfs"
+        items = []
+        for key in sorted(set(keys) | set(engine)):
+            source = f"struct_extract(r._cfs, {_lit(key)})" if key in keys else None
+            value = engine.get(key)
+            value = (f"coalesce({value}, {source})" if value and source else value or source)
+            items.append(f"{{'key': {_lit(key)}, 'value': {value}}}")
+        return extra, f"list_filter([{', '.join(items)}], {nonempty})"
+    engine_items = ", ".join(f"{{'key': {_lit(k)}, 'value': {v}}}" for k, v in sorted(engine.items()))
+    engine_keys = ", ".join(_lit(k) for k in engine)
+    return "NULL AS _cfs", (
+        f"list_sort(list_concat(list_filter(map_entries(coalesce(try_cast(try_cast({valid} "
+        f"AS JSON) AS MAP(VARCHAR, VARCHAR)), MAP {{}})), lambda x: x.value IS NOT NULL AND "
+        f"x.value <> '' AND NOT list_contains([{engine_keys}], x.key)), "
+        f"list_filter([{engine_items}], {nonempty})))")
 
 
 def _lit(text: str) -> str:
@@ -87,10 +97,15 @@ def normalize(ws: Workspace, options: EngineOptions) -> None:
         "'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') "
         "THEN lb_strip(r.owner) END"
     )
+    owner_raw = "nullif(lb_strip(r.owner), '')"
+    cf_extra, custom_sql = _custom_sql(ws, {
+        "phone_extension": "p.ext",
+        "source_owner": f"CASE WHEN ({owner_expr}) IS NULL THEN {owner_raw} END",
+    })
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lb_norm AS
         WITH base AS (
-          SELECT r.rowid AS rid, r.source, r.source_id,
+          SELECT r._rid AS rid, r.source, r.source_id,
             coalesce(nullif(lb_strip(r.contact_name), ''),
                      nullif(lb_strip(concat_ws(' ', nullif(lb_strip(r.first_name), ''),
                                                     nullif(lb_strip(r.last_name), ''))), '')
@@ -110,12 +125,12 @@ def normalize(ws: Workspace, options: EngineOptions) -> None:
             {stage_expr} AS stage_slug,
             {owner_expr} AS owner_id,
             nullif(lb_strip(r.owner), '') AS owner_raw,
-            {_custom_sql(ws)} AS custom,
+            {custom_sql} AS custom,
             epoch_us(try_cast(r.updated_at AS TIMESTAMPTZ)) AS updated_us,
             epoch_us(try_cast(r.created_at AS TIMESTAMPTZ)) AS created_us,
             nullif(lb_strip(r.reject_reason), '') AS source_reject,
             coalesce(r.deleted, false) AS deleted
-          FROM records r
+          FROM (SELECT r.rowid AS _rid, r.*, {cf_extra} FROM records r) r
           LEFT JOIN lb_phone_raw p ON p.raw = r.contact_phone
           LEFT JOIN _lb_stage_map sm ON sm.src = r.stage
           LEFT JOIN _lb_owner_map om ON om.src = r.owner

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 import io
 import json
 from pathlib import Path
@@ -265,3 +266,29 @@ def test_plan_leaves_the_workspace_as_it_found_it(sandbox: Sandbox, tmp_path: Pa
     assert staged == synced.summary["records"]  # but staged nothing for good
     again = sync(ListConnector(messy_records(10, seed=1)), workspace=ws, sandbox=sandbox)
     assert again.summary["requests"] == 0
+
+
+def test_pull_snapshots_then_fetches_only_what_changed(sandbox: Sandbox, tmp_path: Path) -> None:
+    from leadbridge.pipeline import pull_snapshot
+
+    ws = tmp_path / "ws.duckdb"
+    with _client(sandbox) as client:
+        client.bulk_import([{"contact_email": f"old{i}@example.com"} for i in range(150)])
+        time.sleep(0.01)
+        client.bulk_import([{"contact_email": "last@example.com"}])
+        first = pull_snapshot(workspace=ws, sandbox=sandbox)
+        time.sleep(0.01)
+        client.bulk_import([{"contact_email": "new@example.com"},
+                            {"contact_email": "old3@example.com", "contact_name": "Renamed"}])
+    second = pull_snapshot(workspace=ws, sandbox=sandbox)
+    assert (first.incremental, first.fetched, first.leads) == (False, 151, 151)
+    # updated_since is inclusive: the newest lead already held comes back once more
+    assert second.incremental and second.fetched == 3 and second.leads == 152
+    with Workspace.open(ws) as w:
+        name = w.con.execute("SELECT contact_name FROM mega_leads WHERE email_key = "
+                             "'old3@example.com'").fetchall()
+    assert name == [("Renamed",)]
+    preview = plan(ListConnector([{"source_id": "1", "contact_email": "OLD7@example.com"}]),
+                   workspace=ws, customer_id=customer(sandbox))
+    assert preview.summary["predicted"]["updated"] == 1
+    assert preview.summary["matched_by"] == {"email": 1, "phone": 0}

@@ -224,7 +224,8 @@ def _store_plan(con: Any, run_id: str, plans: list[RowPlan], *, customer_id: str
         "predicted_errors": ledger.dumps(p.predicted_errors),
         "status": p.status, "lead_id": p.lead_id, "matched_by": p.matched_by,
         "errors": ledger.dumps(p.errors), "ignored_custom_fields": None,
-        "body": json.dumps(p.body, sort_keys=True, ensure_ascii=False),
+        "body": (json.dumps(p.body, sort_keys=True, ensure_ascii=False)
+                 if p.action == "send" else None),  # unchanged rows are not re-stored
     } for p in plans], schema=pa.schema([
         ("run_id", pa.string()), ("ord", pa.int64()), ("row_ref", pa.string()),
         ("send_hash", pa.string()), ("action", pa.string()), ("chunk_index", pa.int32()),

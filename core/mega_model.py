@@ -52,8 +52,14 @@ SURROUNDING_WHITESPACE = (
 )
 _WS_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in SURROUNDING_WHITESPACE)
 
+#: Whitespace inside patterns: the explicit set, written literally, because Python's ``\s`` is
+#: Unicode-aware while DuckDB's RE2 ``\s`` knows only ASCII (tests/properties checks both agree).
+_WS = f"[{SURROUNDING_WHITESPACE}]"
+
 #: An extension at the end of a phone: "x222", "ext. 222", "extension 222", "#222", ";ext=222".
-PHONE_EXTENSION_PATTERN = r"(?i)\s*(?:;\s*ext\s*=|ext(?:ension)?\.?|x|#)\s*([0-9]+)\s*$"
+PHONE_EXTENSION_PATTERN = (
+    rf"(?i){_WS}*(?:;{_WS}*ext{_WS}*=|ext(?:ension)?\.?|x|#){_WS}*([0-9]+){_WS}*$"
+)
 _PHONE_EXTENSION = re.compile(PHONE_EXTENSION_PATTERN)
 _NON_DIGIT = re.compile(r"[^0-9]")
 
@@ -62,7 +68,8 @@ PHONE_KEY_DIGITS = 10
 #: Plausible address: one @, something before, a dotted domain after, no whitespace.
 #: MEGA's own validator is undocumented (section 14.9); this is deliberately permissive so
 #: we never reject what MEGA would accept, and flags only what it surely rejects.
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+EMAIL_PATTERN = (rf"^[^@{SURROUNDING_WHITESPACE}]+@[^@{SURROUNDING_WHITESPACE}.]+"
+                 rf"(\.[^@{SURROUNDING_WHITESPACE}.]+)+$")
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 
@@ -79,8 +86,14 @@ def email_key(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    key = strip_surrounding(value).lower()
+    key = _simple_lower(strip_surrounding(value))
     return key or None
+
+
+def _simple_lower(value: str) -> str:
+    """Lower-case one code point to one, as DuckDB's lower() does: Python's str.lower() maps
+    U+0130 (capital I with dot) to two code points, DuckDB to a plain "i"."""
+    return value.replace("\u0130", "i").lower()
 
 
 def is_valid_email(value: str | None) -> bool:

@@ -7,9 +7,9 @@ safe against fixed windows, sliding windows and token buckets alike:
 * **sliding log**: in any interval of one window's length, at most ``limit`` requests. Each
   request is logged at the moment its *answer* arrived (a server counts a request somewhere
   between our send and its answer, so logging the later instant can only be conservative);
-* **spread**: consecutive sends of a bucket are at least ``period / limit`` apart (shortest
-  window), so the log never fills in a burst and a server with a small burst allowance is
-  fine too.
+* **spread**: while slots are free, consecutive sends of a bucket are at least
+  ``period / limit`` apart (shortest window), so the log never fills in a burst; once the log
+  is full each send waits for its own slot, which keeps the spacing without compounding.
 
 It adapts to what the server says: ``RateLimit-Limit`` replaces the limit of the window it
 reports (a customer may have other limits), and when ``RateLimit-Remaining`` is lower than the
@@ -91,9 +91,13 @@ class Bucket:
         return shortest.period / shortest.limit
 
     def wait(self, now: float) -> float:
-        waits = [w.wait(now, self.in_flight) for w in self.windows]
-        waits.append(self.last_send + self.spacing - now)
-        return max(0.0, *waits)
+        """Seconds until the next send. A request that waited for a slot is already spaced
+        by that slot's expiry, so the spread applies only while slots are free; applying
+        both would let every late answer push all later sends back (compounding delays)."""
+        slot_wait = max(w.wait(now, self.in_flight) for w in self.windows)
+        if slot_wait > 0:
+            return slot_wait
+        return max(0.0, self.last_send + self.spacing - now)
 
 
 class Pacer:

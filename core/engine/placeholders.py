@@ -14,7 +14,7 @@ from .options import EngineOptions
 
 #: Keys that are placeholders by their look; flagged from 2 disagreeing records on.
 KNOWN_EMAIL = (r"^(none|noemail|no-email|no|na|n/a|null|nil|unknown|test|nobody|noreply|"
-               r"no-reply|donotreply|do-not-reply|fake|x+|a+)@")
+               r"no-reply|donotreply|do-not-reply|fake)@")
 KNOWN_PHONE = r"^(0+|1+|2+|3+|4+|5+|6+|7+|8+|9+|1234567890|0123456789|9876543210)$"
 
 

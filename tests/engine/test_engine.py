@@ -1,0 +1,194 @@
+"""Engine examples: staging, guard, households, survivorship, rejects, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from leadbridge import mega_model as mm
+from leadbridge.chunking import canonical_json, idempotency_key
+from leadbridge.engine import (
+    OFFLINE_CUSTOMER_ID,
+    EngineOptions,
+    build,
+    dedupe,
+    golden_rows,
+    stage,
+)
+from leadbridge.engine.phones import classify_python
+from leadbridge.errors import ConfigError, SourceDataError
+from leadbridge.workspace import Workspace
+
+from .conftest import ListConnector
+
+FAST = EngineOptions(classify_phones=False)
+
+
+def lineage(ws: Workspace) -> dict[str, tuple[str | None, str | None]]:
+    return {sid: (ref, reason) for sid, ref, reason in ws.con.execute(
+        "SELECT source_id, row_ref, reject_reason FROM lineage").fetchall()}
+
+
+def test_stage_replaces_same_source_id_and_keeps_last_duplicate(ws: Workspace) -> None:
+    stage(ws, "crm", [{"source_id": "1", "contact_name": "Old"}, {"source_id": "2"}])
+    stats = stage(ws, "crm", [{"source_id": "1", "contact_name": "First"},
+                              {"source_id": "1", "contact_name": "Newest"}])
+    assert (stats.received, stats.staged, stats.replaced, stats.duplicates) == (2, 1, 1, 1)
+    assert ws.con.execute("SELECT source_id, contact_name FROM records ORDER BY 1").fetchall() == [
+        ("1", "Newest"), ("2", None)]
+    stage(ws, "other", [{"source_id": "1"}])  # another source never replaces
+    assert ws.con.execute("SELECT count(*) FROM records").fetchone() == (3,)
+
+
+def test_stage_accepts_arrow_batches_and_rejects_missing_ids(ws: Workspace) -> None:
+    batch = pa.RecordBatch.from_pydict({"source_id": ["a", "b"], "contact_email": ["x@y.io", None]})
+    assert stage(ws, "f", [batch]).staged == 2
+    with pytest.raises(SourceDataError, match="no source_id"):
+        stage(ws, "f", [{"source_id": None, "contact_name": "x"}])
+    assert ws.con.execute("SELECT count(*) FROM records").fetchone() == (2,)  # rolled back
+
+
+def test_keys_variants_merge_and_sent_values_are_clean(ws: Workspace) -> None:
+    stage(ws, "crm", [
+        {"source_id": "1", "contact_email": " Ana@Example.COM\u00a0", "updated_at": "2024-01-01"},
+        {"source_id": "2", "contact_email": "ana@example.com", "contact_phone": "+1 (206) 555-0123 x 45",
+         "updated_at": "2024-02-01"},
+        {"source_id": "3", "contact_phone": "206.555.0123", "contact_name": "Ana",
+         "updated_at": "2023-01-01"},
+    ])
+    result = build(ws, FAST)
+    assert (result.clusters, result.largest_cluster) == (1, 3)
+    [row] = golden_rows(ws)
+    assert row["contact_email"] == "ana@example.com"          # newest non-empty
+    assert row["contact_phone"] == "+1 (206) 555-0123"         # extension removed
+    assert row["custom_fields"]["phone_extension"] == "45"
+    assert mm.mega_phone_key(row["contact_phone"]) == row["phone_key"] == "2065550123"
+    assert row["contact_name"] == "Ana"
+
+
+def test_placeholder_guard_reports_and_leaves_key_out(ws: Workspace) -> None:
+    rows = [{"source_id": str(i), "contact_name": f"Person {i}", "contact_phone": "000-000-0000",
+             "contact_email": f"p{i}@mail.com"} for i in range(12)]
+    stage(ws, "crm", rows)
+    result = build(ws, FAST)
+    assert result.placeholder_keys == 1 and result.clusters == 12
+    assert ws.con.execute("SELECT kind, key, records FROM placeholders").fetchall() == [
+        ("phone", "0000000000", 12)]
+    assert all(r["contact_phone"] is None for r in golden_rows(ws))
+    off = build(ws, EngineOptions(placeholder_guard=False, classify_phones=False))
+    assert (off.clusters, off.placeholder_keys) == (1, 0)  # what MEGA would do unguarded
+
+
+def test_household_separate_puts_shared_phone_on_newest(ws: Workspace) -> None:
+    stage(ws, "crm", [
+        {"source_id": "1", "contact_email": "ann@x.com", "contact_phone": "2065550123",
+         "updated_at": "2024-01-01"},
+        {"source_id": "2", "contact_email": "b@x.com", "contact_phone": "(206) 555-0123",
+         "updated_at": "2024-03-01"},
+    ])
+    assert build(ws, FAST).clusters == 1  # merge: what MEGA does
+    assert ws.con.execute("SELECT kind, kept, lost FROM conflicts").fetchall() == [
+        ("email", "b@x.com", ["ann@x.com"])]
+    build(ws, EngineOptions(household="separate", classify_phones=False))
+    rows = {r["email_key"]: r for r in golden_rows(ws)}
+    assert rows["b@x.com"]["contact_phone"] == "(206) 555-0123"
+    assert rows["ann@x.com"]["contact_phone"] is None
+    assert rows["ann@x.com"]["custom_fields"]["household_phone"] == "2065550123"
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ("newest", "Newest"), ("oldest", "Oldest"), ("most_frequent", "Common"),
+    ("source_priority", "Oldest"),
+])
+def test_survivorship_rules(ws: Workspace, rule: str, expected: str) -> None:
+    stage(ws, "b", [{"source_id": "1", "contact_email": "ann@x.com", "contact_name": "Oldest",
+                     "updated_at": "2020-01-01"}])
+    stage(ws, "a", [
+        {"source_id": "2", "contact_email": "ann@x.com", "contact_name": "Common", "updated_at": "2021-01-01"},
+        {"source_id": "3", "contact_email": "ann@x.com", "contact_name": "Common", "updated_at": "2022-01-01"},
+        {"source_id": "4", "contact_email": "ann@x.com", "contact_name": "Newest", "updated_at": "2023-01-01"},
+    ])
+    options = EngineOptions(survivorship={"contact_name": rule}, source_priority=("b", "a"),
+                            classify_phones=False)
+    build(ws, options)
+    assert golden_rows(ws)[0]["contact_name"] == expected
+
+
+def test_rejected_deleted_and_invalid_emails(ws: Workspace) -> None:
+    stage(ws, "crm", [
+        {"source_id": "1", "contact_email": "not-an-email"},
+        {"source_id": "2", "contact_name": "Bo", "contact_email": "bo@@x.com"},
+        {"source_id": "3", "contact_name": "Cy", "deleted": True},
+        {"source_id": "4", "contact_name": "Di", "reject_reason": "bad line 7"},
+    ])
+    result = build(ws, FAST)
+    assert (result.rejected, result.deleted, result.invalid_emails) == (2, 1, 1)
+    lin = lineage(ws)
+    assert lin["1"] == (None, "no usable name, email or phone (the email is not a valid address)")
+    assert lin["3"] == (None, "deleted at source")
+    assert lin["4"] == (None, "bad line 7")
+    [row] = golden_rows(ws)
+    assert lin["2"][0] == row["row_ref"] and row["contact_email"] is None
+
+
+def test_phone_classification_once_per_distinct_value(ws: Workspace) -> None:
+    phones = {"1": "(206) 555-0123", "2": "+1 650 253 0000", "3": "+44 20 7946 0958",
+              "4": "12", "5": "(123) 456-7891", "6": "206.555.0123"}
+    stage(ws, "crm", [{"source_id": k, "contact_phone": v} for k, v in phones.items()])
+    build(ws)
+    status = dict(ws.con.execute("SELECT source_id, phone_status FROM lineage").fetchall())
+    # SQL fast path (NANP) and the Python path (others) both answer what phonenumbers says
+    assert status == {k: classify_python([v], "US")[0][0] for k, v in phones.items()}
+    assert {"valid", "invalid", "possible"} <= set(status.values())
+    # one classification per distinct cleaned value, not per record
+    assert ws.con.execute("SELECT count(*) FROM lb_phone_class").fetchone() == (len(phones),)
+
+
+def test_row_refs_stable_under_reordering_and_rebuild(ws: Workspace) -> None:
+    rows = [{"source_id": str(i), "contact_email": f"u{i % 3}@x.com"} for i in range(9)]
+    stage(ws, "crm", rows)
+    build(ws, FAST)
+    first = sorted(r["row_ref"] for r in golden_rows(ws))
+    with Workspace.open(None, threads=1) as other:
+        stage(other, "crm", list(reversed(rows)))
+        build(other, FAST)
+        assert sorted(r["row_ref"] for r in golden_rows(other)) == first
+
+
+def test_engine_options_are_validated() -> None:
+    with pytest.raises(ConfigError, match="household"):
+        EngineOptions(household="maybe")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="unknown field"):
+        EngineOptions.from_pairs({"survivorship.colour": "newest"})
+    assert EngineOptions.from_pairs({"placeholder_threshold": "5"}).placeholder_threshold == 5
+
+
+def test_dedupe_writes_every_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEGA_CUSTOMER_ID", raising=False)
+    ListConnector.rows = [
+        {"source_id": str(i), "contact_name": f"N{i}", "contact_email": f"e{i // 2}@x.com",
+         "custom_fields": {"budget": str(i)}} for i in range(1003)
+    ]
+    result = dedupe(ListConnector(), tmp_path / "out")
+    assert result.customer_id == OFFLINE_CUSTOMER_ID
+    assert result.summary()["clusters"] == 502 and result.chunks == 2
+    golden = pq.read_table(tmp_path / "out" / "golden.parquet")
+    assert golden.num_rows == 502
+    assert pq.read_table(tmp_path / "out" / "lineage.parquet").num_rows == 1003
+    for name in ("conflicts", "placeholders"):
+        assert (tmp_path / "out" / f"{name}.parquet").exists()
+    lines = (tmp_path / "out" / "chunks.jsonl").read_bytes().splitlines()
+    refs: list[str] = []
+    for line in lines:
+        entry: dict[str, Any] = json.loads(line)
+        body = canonical_json(entry["body"])
+        assert entry["idempotency_key"] == idempotency_key(OFFLINE_CUSTOMER_ID, mm.BULK_ENDPOINT, body)
+        assert line.endswith(body + b"}")  # the body exactly as POSTed
+        assert len(entry["body"]["leads"]) <= mm.BULK_MAX_ROWS
+        refs += [lead["row_ref"] for lead in entry["body"]["leads"]]
+    assert sorted(refs) == sorted(golden.column("row_ref").to_pylist())

@@ -25,12 +25,18 @@ COLUMNS = ("source", "source_id", "row_ref", "status", "lead_id", "matched_by",
 STATUSES = ("created", "updated", "skipped", "failed", "rejected", "pending")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-_OUTCOMES_SQL = """
+#: The engine's reason for a record the source reports deleted: not sent on purpose, so it
+#: ends ``skipped`` (with the reason), not ``rejected``.
+DELETED = "deleted at source"
+
+_OUTCOMES_SQL = f"""
 SELECT r.source, r.source_id, r.row_ref,
-  CASE WHEN r.row_ref IS NULL OR w.row_ref IS NULL THEN 'rejected'
+  CASE WHEN r.row_ref IS NULL AND r.reject_reason = '{DELETED}' THEN 'skipped'
+       WHEN r.row_ref IS NULL OR w.row_ref IS NULL THEN 'rejected'
        ELSE coalesce(w.status, 'pending') END AS status,
   w.lead_id, w.matched_by,
-  CASE WHEN r.row_ref IS NULL OR w.row_ref IS NULL THEN 'rejected'
+  CASE WHEN r.row_ref IS NULL AND r.reject_reason = '{DELETED}' THEN 'skipped'
+       WHEN r.row_ref IS NULL OR w.row_ref IS NULL THEN 'rejected'
        ELSE w.predicted_status END AS predicted_status,
   CASE WHEN r.row_ref IS NULL THEN to_json([coalesce(r.reject_reason, 'rejected')])::VARCHAR
        WHEN w.row_ref IS NULL THEN to_json(['no golden row was built for this record'])::VARCHAR
@@ -97,7 +103,7 @@ def summarize(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
         unknown.extend(s for s in ledger.loads(text) or [] if s not in unknown)
     rejected_reasons = Counter(r for (r,) in con.execute(
         "SELECT coalesce(reject_reason, 'rejected') FROM sync_records WHERE run_id = ? AND "
-        "row_ref IS NULL", [run_id]).fetchall())
+        "row_ref IS NULL AND reject_reason IS DISTINCT FROM ?", [run_id, DELETED]).fetchall())
     matched = dict(con.execute(
         "SELECT matched_by, count(*) FROM sync_rows WHERE run_id = ? AND action = 'send' AND "
         "matched_by IS NOT NULL GROUP BY ALL", [run_id]).fetchall())

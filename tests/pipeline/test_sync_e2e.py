@@ -292,3 +292,14 @@ def test_pull_snapshots_then_fetches_only_what_changed(sandbox: Sandbox, tmp_pat
                    workspace=ws, customer_id=customer(sandbox))
     assert preview.summary["predicted"]["updated"] == 1
     assert preview.summary["matched_by"] == {"email": 1, "phone": 0}
+
+
+def test_record_deleted_at_source_is_skipped_with_its_reason(sandbox: Sandbox,
+                                                              tmp_path: Path) -> None:
+    records = [{"source_id": "1", "contact_email": "keep@example.com"},
+               {"source_id": "2", "contact_email": "gone@example.com", "deleted": True}]
+    result = sync(ListConnector(records), workspace=tmp_path / "ws.duckdb", sandbox=sandbox)
+    gone = next(o for o in result.outcomes if o["source_id"] == "2")
+    assert gone["status"] == "skipped" and gone["errors"] == ["deleted at source"]
+    assert result.exit_code == 0
+    assert [lead["contact_email"] for lead in sandbox.leads(customer(sandbox))] == ["keep@example.com"]

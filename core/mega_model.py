@@ -151,7 +151,10 @@ def duckdb_macros() -> list[str]:
         "CREATE OR REPLACE MACRO lb_email_key(s) AS nullif(lower(lb_strip(s)), '')",
         f"CREATE OR REPLACE MACRO lb_email_valid(s) AS coalesce(regexp_full_match(lb_strip(s), '{EMAIL_PATTERN[1:-1]}'), false)",
         # extension only counts when digits remain before it (mirrors split_phone_extension)
+        # every extension form contains "x", "X" or "#": the cheap test skips the regexes
         f"""CREATE OR REPLACE MACRO lb_phone_noext(s) AS CASE
+              WHEN strpos(s, 'x') = 0 AND strpos(s, 'X') = 0 AND strpos(s, '#') = 0
+              THEN lb_strip(s)
               WHEN regexp_matches(s, '{ext}', 'i')
                AND regexp_replace(regexp_replace(s, '{ext}', '', 'i'), '[^0-9]', '', 'g') <> ''
               THEN lb_strip(regexp_replace(s, '{ext}', '', 'i'))

@@ -7,14 +7,16 @@ Arrow (no Python per row); a record fetched again replaces its earlier version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import SourceDataError
-from ..records import CANONICAL_FIELDS, to_batches
+from ..records import CANONICAL_FIELDS, CANONICAL_SCHEMA, to_batches
 from ..workspace import Workspace
 
 _DUCK_TYPES = {
@@ -38,19 +40,24 @@ class StageStats:
 
 
 def ensure_records_table(ws: Workspace) -> None:
-    """Create ``records`` if missing (one row per (source, source_id))."""
+    """Create ``records`` if missing (one row per (source, source_id)).
+
+    ``stage_seq`` numbers the ``stage`` call that wrote a row (replacement bookkeeping).
+    """
     cols = ",\n  ".join(
         f"{name} {_DUCK_TYPES[typ]}" + (" NOT NULL" if name == "source_id" else "")
         for name, typ in CANONICAL_FIELDS.items()
     )
-    ws.con.execute(f"CREATE TABLE IF NOT EXISTS records (\n  source VARCHAR NOT NULL,\n  {cols}\n)")
+    ws.con.execute(f"CREATE TABLE IF NOT EXISTS records (\n  source VARCHAR NOT NULL,\n  {cols},"
+                   "\n  stage_seq BIGINT\n)")
 
 
 def stage(ws: Workspace, source: str, items: Iterable[Mapping[str, Any] | pa.RecordBatch]) -> StageStats:
     """Stage a connector's records under ``source``; same (source, source_id) replaces.
 
-    All of it happens in one transaction: a connector that fails half-way leaves the
-    workspace as it was.
+    The whole stream goes to DuckDB in one INSERT from an Arrow reader (no Python per row,
+    no statement per batch). All of it happens in one transaction: a connector that fails
+    half-way leaves the workspace as it was.
     """
     if not source:
         raise ValueError("stage() needs a non-empty source name")
@@ -59,51 +66,61 @@ def stage(ws: Workspace, source: str, items: Iterable[Mapping[str, Any] | pa.Rec
     cols = list(CANONICAL_FIELDS)
     col_sql = ", ".join(cols)
     with ws.transaction():
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _lb_stage_in AS "
-            f"SELECT {col_sql}, 0::BIGINT AS _batch, 0::BIGINT AS _pos FROM records LIMIT 0"
-        )
-        received = 0
-        for number, batch in enumerate(to_batches(items)):
-            if batch.num_rows == 0:
-                continue
-            received += batch.num_rows
-            con.register("_lb_batch", batch)
+        seq = con.execute("SELECT coalesce(max(stage_seq), 0) + 1 FROM records").fetchall()[0][0]
+        had_source = con.execute(
+            "SELECT count(*) FROM records WHERE source = ?", [source]).fetchall()[0][0] > 0
+        missing = [0]
+        failures: list[BaseException] = []
+
+        def counted() -> Iterator[pa.RecordBatch]:
             try:
-                con.execute(
-                    f"INSERT INTO _lb_stage_in SELECT {col_sql}, {number}, "
-                    "row_number() OVER () FROM _lb_batch"
-                )
-            finally:
-                con.unregister("_lb_batch")
-        missing = con.execute(
-            "SELECT count(*) FROM _lb_stage_in WHERE source_id IS NULL OR trim(source_id) = ''"
-        ).fetchone()[0]
-        if missing:
+                for batch in to_batches(items):
+                    ids = pc.utf8_trim_whitespace(batch.column("source_id"))
+                    missing[0] += ids.null_count + (pc.sum(pc.equal(ids, "")).as_py() or 0)
+                    yield batch
+            except BaseException as exc:  # surfaced as itself, not as a DuckDB stream error
+                failures.append(exc)
+                raise
+
+        reader = pa.RecordBatchReader.from_batches(CANONICAL_SCHEMA, counted())
+        con.register("_lb_reader", reader)
+        try:
+            con.execute(f"INSERT INTO records (source, {col_sql}, stage_seq) "
+                        f"SELECT ?, {col_sql}, {int(seq)} FROM _lb_reader "
+                        "WHERE source_id IS NOT NULL AND trim(source_id) <> ''", [source])
+        except duckdb.Error:
+            if failures:
+                raise failures[0] from None
+            raise
+        finally:
+            try:
+                con.unregister("_lb_reader")
+            except duckdb.Error:  # aborted transaction: the rollback below cleans up
+                pass
+        received, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT source_id) FROM records WHERE stage_seq = ?", [seq]
+        ).fetchall()[0]
+        if missing[0]:
             raise SourceDataError(
-                f"source {source!r}: {missing} record(s) have no source_id; every record needs "
+                f"source {source!r}: {missing[0]} record(s) have no source_id; every record needs "
                 "a stable id (for files, name the id column with --id-column)",
                 connector=source,
             )
-        distinct = con.execute("SELECT count(DISTINCT source_id) FROM _lb_stage_in").fetchone()[0]
         duplicates = received - distinct
-        latest = "_lb_stage_in"
-        if duplicates:
-            latest = ("(SELECT * FROM _lb_stage_in QUALIFY row_number() OVER "
-                      "(PARTITION BY source_id ORDER BY _batch DESC, _pos DESC) = 1)")
-        replaced = con.execute(
-            "SELECT count(*) FROM records r WHERE r.source = ? AND r.source_id IN "
-            "(SELECT source_id FROM _lb_stage_in)", [source]
-        ).fetchone()[0]
-        if replaced:
-            con.execute(
-                "DELETE FROM records WHERE source = ? AND source_id IN "
-                "(SELECT source_id FROM _lb_stage_in)", [source]
-            )
-        con.execute(
-            f"INSERT INTO records (source, {col_sql}) SELECT ?, {col_sql} FROM {latest}",
-            [source],
-        )
-        con.execute("DROP TABLE _lb_stage_in")
+        if duplicates:  # the last one yielded wins (rowid follows the stream's order)
+            con.execute("""
+                DELETE FROM records WHERE stage_seq = ? AND rowid NOT IN (
+                  SELECT max(rowid) FROM records WHERE stage_seq = ? GROUP BY source_id)""",
+                        [seq, seq])
+        replaced = 0
+        if had_source:
+            replaced = con.execute("""
+                SELECT count(*) FROM records WHERE source = ? AND stage_seq < ? AND source_id IN
+                (SELECT source_id FROM records WHERE stage_seq = ?)""", [source, seq, seq]
+            ).fetchone()[0]
+            if replaced:
+                con.execute("""
+                    DELETE FROM records WHERE source = ? AND stage_seq < ? AND source_id IN
+                    (SELECT source_id FROM records WHERE stage_seq = ?)""", [source, seq, seq])
     return StageStats(source=source, received=received, staged=distinct,
                       replaced=replaced, duplicates=duplicates)

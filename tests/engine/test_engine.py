@@ -192,3 +192,13 @@ def test_dedupe_writes_every_output(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert len(entry["body"]["leads"]) <= mm.BULK_MAX_ROWS
         refs += [lead["row_ref"] for lead in entry["body"]["leads"]]
     assert sorted(refs) == sorted(golden.column("row_ref").to_pylist())
+
+
+def test_connector_failure_mid_stream_surfaces_itself_and_stages_nothing(ws: Workspace) -> None:
+    def broken() -> Any:
+        yield {"source_id": "1", "contact_name": "A"}
+        raise SourceDataError("page 2 unreadable", connector="x")
+
+    with pytest.raises(SourceDataError, match="page 2"):
+        stage(ws, "x", broken())
+    assert ws.con.execute("SELECT count(*) FROM records").fetchone() == (0,)

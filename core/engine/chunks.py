@@ -63,13 +63,14 @@ def iter_chunk_bodies(
     tail = ('],"on_duplicate":' + json.dumps(on_duplicate) + "}")
     head = '{"dry_run":true,"leads":[' if dry_run else '{"leads":['
     source = _selected(ws, row_refs)
+    # sort_key is dense 1..N over the whole table; a subset needs renumbering
+    numbering = "sort_key" if row_refs is None else "row_number() OVER (ORDER BY sort_key)"
     try:
         reader = ws.con.sql(f"""
             SELECT (n - 1) // {int(size)} AS chunk,
                    ? || string_agg(row_json, ',' ORDER BY n) || ? AS body,
                    list(row_ref ORDER BY n) AS refs
-            FROM (SELECT row_json, row_ref, row_number() OVER (ORDER BY sort_key) AS n
-                  FROM {source})
+            FROM (SELECT row_json, row_ref, {numbering} AS n FROM {source})
             GROUP BY chunk ORDER BY chunk""", params=[head, tail]).to_arrow_reader(64)
         for batch in reader:
             for index, body, refs in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),

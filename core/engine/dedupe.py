@@ -26,6 +26,10 @@ from .stage import StageStats, stage
 #: --customer-id (or MEGA_CUSTOMER_ID) before they are sent.
 OFFLINE_CUSTOMER_ID = "00000000-0000-0000-0000-000000000000"
 
+#: DuckDB's own default is 80% of RAM; a fixed cap keeps a dedupe predictable on a shared
+#: machine (DuckDB spills to the temp folder beyond it). Pass memory_limit=None to lift it.
+DEFAULT_MEMORY_LIMIT = "2GB"
+
 GOLDEN_COLUMNS = ("row_ref, contact_name, contact_email, contact_phone, source_platform, "
                   "source_type, stage_slug, owner_id, lead_line, custom_fields, email_key, "
                   "phone_key, records, content_hash")
@@ -102,7 +106,7 @@ def dedupe(
     customer_id: str | None = None,
     source: str | None = None,
     threads: int | None = None,
-    memory_limit: str | None = None,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
 ) -> DedupeResult:
     """Stage ``connector``'s records, build, and write the plan's files to ``out_dir``.
 

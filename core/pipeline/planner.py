@@ -11,7 +11,7 @@ so each row's outcome is independent of every other row in flight.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +22,10 @@ from ..mega_model import (
     LEAD_LINES,
     SOURCE_PLATFORMS,
     SOURCE_TYPES,
+    email_key,
     find_match,
     is_valid_email,
+    mega_phone_key,
     strip_surrounding,
 )
 from . import ledger, pull
@@ -124,6 +126,77 @@ def predict(row: Mapping[str, Any], by_email: Mapping[str, str], by_phone: Mappi
     return ("skipped" if on_duplicate == "skip" else "updated"), lead_id, matched_by, None
 
 
+class _Holders(Mapping[str, str]):
+    """key -> id of the oldest lead holding it, over a mutable key -> ids index."""
+
+    def __init__(self, index: dict[str, set[str]], order: dict[str, int]) -> None:
+        self._index, self._order = index, order
+
+    def __getitem__(self, key: str) -> str:
+        ids = self._index.get(key)
+        if not ids:
+            raise KeyError(key)
+        return min(ids, key=self._order.__getitem__)
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._index.get(key))  # type: ignore[call-overload]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, v in self._index.items() if v)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._index.values() if v)
+
+
+class LeadIndex:
+    """The snapshot's match keys, updated row by row as MEGA will update them.
+
+    Rows are applied in the order they are sent, so a row that merges into an existing lead
+    and changes its phone (or email) is seen by every later row — two golden rows that share
+    no key can still meet in one existing lead.
+    """
+
+    def __init__(self, leads: Iterable[tuple[str, str | None, str | None]]) -> None:
+        self.keys: dict[str, list[str | None]] = {}
+        self.order: dict[str, int] = {}
+        self._email: dict[str, set[str]] = {}
+        self._phone: dict[str, set[str]] = {}
+        for lead_id, ek, pk in leads:  # oldest first
+            self._put(lead_id, ek, pk)
+        self.by_email = _Holders(self._email, self.order)
+        self.by_phone = _Holders(self._phone, self.order)
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, customer_id: str) -> LeadIndex:
+        pull.ensure(con)
+        return cls(con.execute(
+            "SELECT id, email_key, phone_key FROM mega_leads WHERE customer_id = ? "
+            "ORDER BY coalesce(created_at, ''), id", [customer_id]).fetchall())
+
+    def _put(self, lead_id: str, ek: str | None, pk: str | None) -> None:
+        old = self.keys.get(lead_id)
+        if old is not None:
+            if old[0]:
+                self._email.get(old[0], set()).discard(lead_id)
+            if old[1]:
+                self._phone.get(old[1], set()).discard(lead_id)
+        self.order.setdefault(lead_id, len(self.order))
+        self.keys[lead_id] = [ek, pk]
+        if ek:
+            self._email.setdefault(ek, set()).add(lead_id)
+        if pk:
+            self._phone.setdefault(pk, set()).add(lead_id)
+
+    def apply(self, ref: str, row: Mapping[str, Any], status: str, lead_id: str | None) -> None:
+        """Record what MEGA does with the row: a new lead, or new keys on the merged one."""
+        ek, pk = email_key(row.get("contact_email")), mega_phone_key(row.get("contact_phone"))
+        if status == "created":
+            self._put(f"new:{ref}", ek, pk)
+        elif status == "updated" and lead_id is not None:
+            old = self.keys[lead_id]
+            self._put(lead_id, ek or old[0], pk or old[1])
+
+
 def live_body(row: Mapping[str, Any]) -> dict[str, Any]:
     """The single-create body for a bulk row: lead_line moves into custom_fields."""
     body = {k: row[k] for k in LIVE_FIELDS if k in row}
@@ -151,7 +224,7 @@ def plan_rows(
 ) -> list[RowPlan]:
     """Every golden row, in the engine's order, with its action and prediction."""
     ledger.ensure(con)
-    by_email, by_phone = pull.match_maps(con, customer_id)
+    index = LeadIndex.load(con, customer_id)
     prior = prior_answers(con, customer_id)
     plans: list[RowPlan] = []
     for ord_, golden_row in enumerate(golden):
@@ -171,8 +244,12 @@ def plan_rows(
                                  lead_id, matched_by, errors, shown, lead_id, matched_by,
                                  errors))
             continue
-        status, lead_id, matched_by, errors = predict(body, by_email, by_phone, on_duplicate,
-                                                      known)
+        status, lead_id, matched_by, errors = predict(body, index.by_email, index.by_phone,
+                                                      on_duplicate, known)
+        index.apply(body.get("row_ref", str(ord_)), body, status,
+                    lead_id if status == "updated" else None)
+        if lead_id is not None and lead_id.startswith("new:"):
+            lead_id = None  # a lead this very run creates has no id yet
         plans.append(RowPlan(ord_, body.get("row_ref", ""), body, h, "send", status, lead_id,
                              matched_by, errors))
     return plans

@@ -140,20 +140,6 @@ def pull(con: duckdb.DuckDBPyConnection, client: Any, *, base_url: str = "",
     return PullResult(customer_id, since is not None, fetched, int(total))
 
 
-def match_maps(con: duckdb.DuckDBPyConnection,
-               customer_id: str) -> tuple[dict[str, str], dict[str, str]]:
-    """key -> id of the oldest lead holding it (the shape ``mega_model.find_match`` wants)."""
-    ensure(con)
-    maps = []
-    for kind in ("email_key", "phone_key"):
-        rows = con.execute(
-            f"SELECT {kind}, arg_min(id, coalesce(created_at, '') || '|' || id) "
-            f"FROM mega_leads WHERE customer_id = ? AND {kind} IS NOT NULL GROUP BY {kind}",
-            [customer_id]).fetchall()
-        maps.append(dict(rows))
-    return maps[0], maps[1]
-
-
 def fold(con: duckdb.DuckDBPyConnection, customer_id: str,
          answers: Iterable[tuple[dict[str, Any], str, str]]) -> None:
     """Apply MEGA's answers to the snapshot: (sent row, status, lead_id) per written row.

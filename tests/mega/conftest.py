@@ -53,7 +53,8 @@ def _scripted_server() -> Iterator[tuple[JSONServer, dict]]:
             answers = state["answers"]
             index = len(record.seen)
             record.seen.append(Seen(time.monotonic(), request.method, request.path,
-                                    dict(request.headers), request.body))
+                                    dict(request.headers), request.body,
+                                    {k: v[0] for k, v in request.query.items()}))
         answer = answers[min(index, len(answers) - 1)]
         return answer(request) if callable(answer) else answer
 

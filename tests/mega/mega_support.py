@@ -29,6 +29,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: dict = field(default_factory=dict)
 
 
 @dataclass

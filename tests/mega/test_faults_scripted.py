@@ -211,3 +211,18 @@ def test_connection_refused_is_a_transport_error_after_every_attempt() -> None:
             client.create_webhook("https://example.com/h")  # never reached MEGA: retried
     assert info.value.cause == "connect" and info.value.attempts == 3
     assert client.stats.attempts == 3 and "MEGA_BASE_URL" in str(info.value)
+
+
+def test_a_cursor_that_repeats_stops_the_listing(scripted) -> None:
+    from leadbridge.errors import MegaError
+
+    page = Response(200, {"leads": [{"id": "a"}], "total": 9, "limit": 1, "offset": 0,
+                          "next_cursor": "eyJsb29wIjp0cnVlfQ"})
+    server = scripted([page])
+    with server.client() as client, pytest.raises(MegaError, match="same next_cursor"):
+        list(client.list_leads(limit=1, status="active", stage_id="s-1", offset=0))
+    assert len(server.seen) == 2
+    first, second = (s.query for s in server.seen)
+    assert first == {"limit": "1", "status": "active", "stageId": "s-1", "offset": "0"}
+    assert second == {"limit": "1", "status": "active", "stageId": "s-1",
+                      "cursor": "eyJsb29wIjp0cnVlfQ"}  # same filters, cursor replaces offset

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -129,10 +130,15 @@ def classify(response: httpx.Response, *, method: str, path: str, attempts: int 
     else:
         cls = _BY_STATUS.get(status, MegaInvalidRequestError if status < 500 else MegaServerError)
     path = _SAFE_PATH.sub("", path)
+    hint = _hint(status, message, method, path, idempotency_key, chunk_index)
+    if 300 <= status < 400:  # redirects are never followed (they could leak the token)
+        target = urlsplit(response.headers.get("location", ""))
+        hint = (f"the server redirects to {target.scheme}://{target.netloc}{target.path}: "
+                "set MEGA_BASE_URL to the final https URL")
     return cls(
         status=status, type=etype or _DEFAULT_TYPE.get(status, "api_error"),
         code=code if code is not None else status, message=message, method=method, path=path,
-        hint=_hint(status, message, method, path, idempotency_key, chunk_index),
+        hint=hint,
         attempts=attempts, retry_after=parse_retry_after(response.headers),
         chunk_index=chunk_index, idempotency_key=idempotency_key,
     )

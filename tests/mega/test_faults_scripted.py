@@ -226,3 +226,13 @@ def test_a_cursor_that_repeats_stops_the_listing(scripted) -> None:
     assert first == {"limit": "1", "status": "active", "stageId": "s-1", "offset": "0"}
     assert second == {"limit": "1", "status": "active", "stageId": "s-1",
                       "cursor": "eyJsb29wIjp0cnVlfQ"}  # same filters, cursor replaces offset
+
+
+def test_a_redirect_is_not_followed_and_says_what_to_set(scripted) -> None:
+    moved = Response(301, "", headers={"Location": "https://app.gomega.ai/api/agents/crm/leads?x=1"})
+    server = scripted([moved])
+    with server.client() as client, pytest.raises(MegaInvalidRequestError) as info:
+        client.list_leads_page()
+    assert len(server.seen) == 1
+    assert "redirects to https://app.gomega.ai/api/agents/crm/leads" in str(info.value)
+    assert "MEGA_BASE_URL" in str(info.value) and "x=1" not in str(info.value)

@@ -1,5 +1,6 @@
 """Hypothesis: for generated sources and existing leads, the offline prediction of every row
-equals what the sandbox (MEGA's model) answers — status and matched_by, row by row."""
+equals what the sandbox (MEGA's model) answers — status and matched_by, row by row, in
+bulk (update or skip) and live mode."""
 
 from __future__ import annotations
 
@@ -51,8 +52,10 @@ source_records = st.lists(st.fixed_dictionaries({
                   {"contact_phone": "(206) 555-0101"}],
          on_duplicate="update")
 @given(existing=st.lists(lead_rows, max_size=5), records=source_records,
-       on_duplicate=st.sampled_from(["update", "skip"]))
+       on_duplicate=st.sampled_from(["update", "skip", "live"]))
 def test_predicted_status_equals_sandbox_answer(existing, records, on_duplicate) -> None:
+    mode = "live" if on_duplicate == "live" else "bulk"  # live: single creates, always merge
+    on_duplicate = "update" if mode == "live" else on_duplicate
     for i, rec in enumerate(records):
         rec["source_id"] = f"s{i}"
     config = SandboxConfig.default(time_scale=FAST)
@@ -66,7 +69,7 @@ def test_predicted_status_equals_sandbox_answer(existing, records, on_duplicate)
                 client.create_lead({k: v for k, v in row.items() if v is not None})
                 time.sleep(0.003)
             result = sync(ListConnector(records), workspace=None, client=client,
-                          stages=config.stages, owners=config.owners, on_duplicate=on_duplicate,
+                          stages=config.stages, owners=config.owners, on_duplicate=on_duplicate, mode=mode,
                           engine_options={"classify_phones": False})
     assert result.summary["record_status"]["pending"] == 0
     for outcome in result.outcomes:

@@ -403,7 +403,8 @@ def sync(
             cust = str(mega.customer_id)
             resumed: list[str] = []
             for old in runs.unfinished(con):
-                if old.phase == "extract":
+                if old.phase == "extract" or old.dry_run:
+                    # nothing was sent, or only previews MEGA never stores: nothing to finish
                     with ledger.transaction(con):
                         runs.set_status(con, old.run_id, runs.ABANDONED)
                     continue

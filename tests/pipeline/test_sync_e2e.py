@@ -303,3 +303,23 @@ def test_record_deleted_at_source_is_skipped_with_its_reason(sandbox: Sandbox,
     assert gone["status"] == "skipped" and gone["errors"] == ["deleted at source"]
     assert result.exit_code == 0
     assert [lead["contact_email"] for lead in sandbox.leads(customer(sandbox))] == ["keep@example.com"]
+
+
+def test_a_stopped_dry_run_is_not_resumed_by_a_real_sync(tmp_path: Path) -> None:
+    from leadbridge.pipeline import runs
+    from leadbridge.sandbox import TokenGrant
+
+    records = messy_records(5, seed=2)[:-1]
+    ws = tmp_path / "ws.duckdb"
+    broken = SandboxConfig.default(time_scale=FAST, fail_before=1.0)
+    grant: TokenGrant = broken.tokens[0]
+    with Sandbox(broken) as box:
+        dry = sync(ListConnector(records), workspace=ws, sandbox=box, dry_run=True,
+                   pull_first="never")
+    assert dry.exit_code == 3
+    with Sandbox(SandboxConfig(tokens=(grant,), time_scale=FAST)) as box:
+        real = sync(ListConnector(records), workspace=ws, sandbox=box)
+        assert len(box.leads(grant.customer_id)) == real.summary["golden_rows"]
+    assert real.run_id != dry.run_id and not real.summary["dry_run"] and real.exit_code == 0
+    with Workspace.open(ws) as w:
+        assert runs.get(w.con, dry.run_id).status == "abandoned"

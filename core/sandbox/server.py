@@ -77,8 +77,13 @@ class Sandbox:
         add(router, "POST", HOOKS, SCOPE_WEBHOOKS, DEFAULT_BUCKET, hooks.create)
         add(router, "PATCH", HOOKS + "/{id}", SCOPE_WEBHOOKS, DEFAULT_BUCKET, hooks.update)
         add(router, "DELETE", HOOKS + "/{id}", SCOPE_WEBHOOKS, DEFAULT_BUCKET, hooks.delete)
-        return JSONServer(router, config.host, config.port, max_body=config.max_body,
-                          error=_server_error, poll_interval=0.05)
+        try:
+            return JSONServer(router, config.host, config.port, max_body=config.max_body,
+                              error=_server_error, poll_interval=0.05)
+        except OSError:
+            store.close()
+            self.store = None
+            raise
 
     def start(self) -> Sandbox:
         if self._server is None:

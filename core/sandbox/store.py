@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..mega_model import email_key, mega_phone_key
 
 Lead = dict[str, Any]
@@ -86,10 +87,19 @@ class Store:
     def _open(self, path: Path) -> None:
         import duckdb
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path))
-        for statement in _SCHEMA:
-            self._con.execute(statement)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(str(path))
+            for statement in _SCHEMA:
+                self._con.execute(statement)
+        except (duckdb.Error, OSError) as exc:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"cannot open sandbox state file {path}: {reason}. Is another "
+                              "sandbox using it, or is it not a DuckDB file? Choose another "
+                              "--db") from None
         for customer_id, seq, data in self._con.execute(
                 "SELECT customer_id, seq, data FROM sandbox_leads ORDER BY seq").fetchall():
             lead = json.loads(data)

@@ -132,3 +132,13 @@ def test_cli_with_tokens_and_bad_options() -> None:
                          timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "--fail-after is a probability" in bad.stderr
+
+
+def test_cli_db_that_is_not_duckdb_is_a_clear_error(tmp_path) -> None:
+    junk = tmp_path / "junk.duckdb"
+    junk.write_text("not a database")
+    bad = subprocess.run([sys.executable, "-c", "from leadbridge.cli import main; main()",
+                          "sandbox", "--db", str(junk)], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "cannot open sandbox state file" in bad.stderr and "--db" in bad.stderr

@@ -28,8 +28,13 @@ def _variants(values: list[str]) -> st.SearchStrategy[str]:
 emails = st.one_of(st.none(), st.just(""), st.just("not-an-email"), _variants(EMAILS))
 phones = st.one_of(st.none(), st.just(" "), st.sampled_from(PHONES))
 names = st.sampled_from([None, "", "Ann", "Bob", "Cy"])
+customs = st.dictionaries(st.sampled_from(["budget", "timeline"]),
+                          st.sampled_from([None, "", "10", "20", 5]), max_size=2)
 rows = st.fixed_dictionaries({}, optional={"contact_email": emails, "contact_phone": phones,
-                                           "contact_name": names})
+                                           "contact_name": names,
+                                           "stage_slug": st.sampled_from(["new", "won", ""]),
+                                           "custom_fields": customs})
+CONTACT = ("contact_name", "contact_phone", "contact_email")
 operations = st.lists(st.one_of(
     st.tuples(st.just("bulk"), st.lists(rows, min_size=1, max_size=8),
               st.sampled_from(["update", "skip"])),
@@ -78,18 +83,34 @@ class Reference:
                     target, matched_by = index, "phone"
                     break
         if target is None:
-            self.leads.append({f: (row.get(f) if self.present(row.get(f)) else None)
-                               for f in ("contact_name", "contact_phone", "contact_email")})
+            lead = {f: (row.get(f) if self.present(row.get(f)) else None) for f in CONTACT}
+            lead["stage"] = row.get("stage_slug") or None
+            lead["custom"] = {k: v for k, v in (row.get("custom_fields") or {}).items()
+                              if v is not None and v != ""}
+            self.leads.append(lead)
             return "created", len(self.leads) - 1, None
         if on_duplicate == "skip":
             return "skipped", target, matched_by
-        for field in ("contact_name", "contact_phone", "contact_email"):
+        lead = self.leads[target]
+        for field in CONTACT:
             if self.present(row.get(field)):
-                self.leads[target][field] = row[field]
+                lead[field] = row[field]
+        if lead["stage"] is None and row.get("stage_slug"):
+            lead["stage"] = row["stage_slug"]  # an existing stage is kept
+        for key, value in (row.get("custom_fields") or {}).items():
+            if value is not None and value != "":  # key by key; empty never deletes
+                lead["custom"][key] = value
         return "updated", target, matched_by
 
 
 _next = itertools.count()
+
+
+def _state(lead: dict[str, Any]) -> dict[str, Any]:
+    """A pulled lead in the reference's terms."""
+    return {**{f: lead[f] for f in CONTACT},
+            "stage": (lead["current_stage"] or {}).get("slug"),
+            "custom": dict(lead["custom_fields"])}
 
 
 @settings(suppress_health_check=[
@@ -101,8 +122,7 @@ def test_sandbox_obeys_the_model(model_sandbox, ops) -> None:
     customer = api.grant.customer_id
     offset = len(sandbox.leads(customer))  # a reused customer (long runs) keeps its leads
     reference = Reference()
-    reference.leads = [{f: x[f] for f in ("contact_name", "contact_phone", "contact_email")}
-                       for x in sandbox.leads(customer)]
+    reference.leads = [_state(x) for x in sandbox.leads(customer)]
     ids: list[str] = [x["id"] for x in sandbox.leads(customer)]
     created_total = 0
     for kind, payload, on_duplicate in ops:
@@ -140,7 +160,6 @@ def test_sandbox_obeys_the_model(model_sandbox, ops) -> None:
         assert counts == {k: summary[k] for k in counts}
     stored = sandbox.leads(customer)
     assert [x["id"] for x in stored] == ids
-    assert [{f: x[f] for f in ("contact_name", "contact_phone", "contact_email")}
-            for x in stored] == reference.leads
+    assert [_state(x) for x in stored] == reference.leads
     # a lead exists for each "created" answer and for nothing else
     assert len(stored) - offset == created_total

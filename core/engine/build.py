@@ -176,7 +176,8 @@ def build(ws: Workspace, options: EngineOptions | None = None) -> BuildResult:
                        (SELECT count(*) FROM placeholders)""").fetchone()
             con.execute("DROP VIEW IF EXISTS lb_mrec")
             con.execute("DROP VIEW IF EXISTS lb_eligible")
-            for name in ("lb_node", "lb_grp", "lb_state", "lb_group_ref", "_lb_gf_multi"):
+            for name in ("lb_node", "lb_grp", "lb_state", "lb_group_ref", "_lb_gf_multi",
+                         "lb_norm", "lb_phone_raw"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if old_order else 'false'}")

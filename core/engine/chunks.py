@@ -62,23 +62,32 @@ def iter_chunk_bodies(
         raise ValueError(f"chunk size must be 1..{BULK_MAX_ROWS}")
     tail = ('],"on_duplicate":' + json.dumps(on_duplicate) + "}")
     head = '{"dry_run":true,"leads":[' if dry_run else '{"leads":['
-    source = _selected(ws, row_refs)
-    # sort_key is dense 1..N over the whole table; a subset needs renumbering
-    numbering = "sort_key" if row_refs is None else "row_number() OVER (ORDER BY sort_key)"
+    step = int(size)
+    if row_refs is None:
+        source, numbering = "golden", "sort_key"  # dense 1..N over the whole table
+    else:
+        ws.con.register("_lb_refs", pa.table({"row_ref": pa.array(list(row_refs), pa.string())}))
+        ws.con.execute("""CREATE OR REPLACE TEMP TABLE _lb_subset AS
+            SELECT row_number() OVER (ORDER BY sort_key) AS n, row_json, row_ref
+            FROM golden SEMI JOIN _lb_refs USING (row_ref)""")
+        ws.con.unregister("_lb_refs")
+        source, numbering = "_lb_subset", "n"
+    total = ws.con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+    # a bounded window of chunks per query keeps memory flat at any size
+    per_query = max(1, 100_000 // step)
     try:
-        reader = ws.con.sql(f"""
-            SELECT (n - 1) // {int(size)} AS chunk,
-                   ? || string_agg(row_json, ',' ORDER BY n) || ? AS body,
-                   list(row_ref ORDER BY n) AS refs
-            FROM (SELECT row_json, row_ref, {numbering} AS n FROM {source})
-            GROUP BY chunk ORDER BY chunk""", params=[head, tail]).to_arrow_reader(64)
-        for batch in reader:
-            for index, body, refs in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
-                                         batch.column(2).to_pylist()):
-                yield index, body, refs
+        for first in range(0, total, per_query * step):
+            rows = ws.con.execute(f"""
+                SELECT ({numbering} - 1) // {step} AS chunk,
+                       ? || string_agg(row_json, ',' ORDER BY {numbering}) || ? AS body,
+                       list(row_ref ORDER BY {numbering}) AS refs
+                FROM {source} WHERE {numbering} > ? AND {numbering} <= ?
+                GROUP BY chunk ORDER BY chunk""",
+                [head, tail, first, first + per_query * step]).fetchall()
+            yield from rows
     finally:
         if row_refs is not None:
-            ws.con.unregister("_lb_refs")
+            ws.con.execute("DROP TABLE IF EXISTS _lb_subset")
 
 
 def sql_chunks(

@@ -84,6 +84,9 @@ def stage(ws: Workspace, source: str, items: Iterable[Mapping[str, Any] | pa.Rec
 
         reader = pa.RecordBatchReader.from_batches(CANONICAL_SCHEMA, counted())
         con.register("_lb_reader", reader)
+        # rowids must follow the stream so "the last duplicate wins" holds
+        order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+        con.execute("SET preserve_insertion_order = true")
         try:
             con.execute(f"INSERT INTO records (source, {col_sql}, stage_seq) "
                         f"SELECT ?, {col_sql}, {int(seq)} FROM _lb_reader "
@@ -94,6 +97,7 @@ def stage(ws: Workspace, source: str, items: Iterable[Mapping[str, Any] | pa.Rec
             raise
         finally:
             try:
+                con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
                 con.unregister("_lb_reader")
             except duckdb.Error:  # aborted transaction: the rollback below cleans up
                 pass

@@ -1,0 +1,240 @@
+"""Benchmark: leadbridge dedupe vs the bare DuckDB scan, Splink and a plain-Python union-find.
+
+Every contender runs on the SAME generated CSV, each in its own subprocess (clean peak RSS
+from getrusage), one after the other in this one run, so ratios are comparable even on a
+shared machine.
+
+    python benchmarks/bench_dedupe.py --rows 100000,1000000 --threads 2
+
+Contenders:
+  scan        DuckDB reads every column of the CSV (SELECT max(COLUMNS(*))): the floor.
+  leadbridge  leadbridge.dedupe(csv connector, out_dir): read, stage, normalize, guard,
+              cluster, merge, conflicts, lineage, all four parquet files and chunks.jsonl.
+  splink      Splink 5 exact-key dedup on the same keys (computed with leadbridge's SQL
+              macros): blocking rules email_key OR phone_key, deterministic_link, then
+              connected components. Keys held by > 50 records are nulled first (otherwise
+              placeholder keys explode into billions of pairs).
+  python      csv module + mega_model key functions + a dict union-find (same key guard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+KEY_GUARD = 50
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec,
+    so a child would report the parent's peak (the parent generates the CSV)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_scan(path: str, threads: int) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    start = time.perf_counter()
+    con.execute("SELECT max(COLUMNS(*)) FROM read_csv(?, all_varchar = true)", [path]).fetchall()
+    return {"seconds": time.perf_counter() - start}
+
+
+def _csv_connector(path: str):
+    """The registered `csv` connector if installed, else a minimal one for the benchmark."""
+    try:
+        from leadbridge.cli._common import build_connector
+
+        return build_connector("csv", path, None, id_column="id"), "csv connector"
+    except Exception:
+        pass
+    from leadbridge.connector import Connector
+
+    class BenchCsv(Connector):
+        name = "csv"
+
+        def records(self, state):  # type: ignore[no-untyped-def]
+            import duckdb
+
+            con = duckdb.connect()
+            reader = con.sql("""
+                SELECT id AS source_id, first_name, last_name, email AS contact_email,
+                       phone AS contact_phone, stage, owner, created_at, updated_at,
+                       to_json({'lead_source': lead_source, 'city': city, 'budget': budget,
+                                'person_id': person_id})::VARCHAR AS custom_fields
+                FROM read_csv($p, all_varchar = true)""", params={"p": path}
+            ).to_arrow_reader(100_000)
+            yield from reader
+
+    return BenchCsv(), "bench fallback reader (csv connector not installed)"
+
+
+def run_leadbridge(path: str, threads: int) -> dict:
+    from leadbridge.engine import dedupe
+
+    connector, how = _csv_connector(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = dedupe(connector, Path(tmp) / "out", threads=threads)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "clusters": result.build.clusters, "reader": how,
+            "chunks": result.chunks}
+
+
+def _keyed_table(con, path: str) -> None:  # type: ignore[no-untyped-def]
+    from leadbridge.mega_model import duckdb_macros
+
+    for statement in duckdb_macros():
+        con.execute(statement)
+    con.execute("""
+        CREATE TABLE keyed AS
+        SELECT id AS unique_id,
+               CASE WHEN lb_email_valid(email) THEN lb_email_key(email) END AS email_key,
+               lb_phone_key(phone) AS phone_key
+        FROM read_csv(?, all_varchar = true)""", [path])
+    for col in ("email_key", "phone_key"):
+        con.execute(f"""UPDATE keyed SET {col} = NULL WHERE {col} IN
+            (SELECT {col} FROM keyed GROUP BY {col} HAVING count(*) > {KEY_GUARD})""")
+
+
+def run_splink(path: str, threads: int) -> dict:
+    import duckdb
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    start = time.perf_counter()
+    _keyed_table(con, path)
+    db_api = DuckDBAPI(connection=con)
+    sdf = db_api.register("keyed")
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        blocking_rules_to_generate_predictions=[block_on("email_key"), block_on("phone_key")],
+        comparisons=[],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+    linker = Linker(sdf, settings, log_level=40)
+    pairs = linker.inference.deterministic_link()
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pairs, None)
+    n = con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters.physical_name}").fetchone()[0]
+    return {"seconds": time.perf_counter() - start, "clusters": n}
+
+
+def run_python(path: str, threads: int) -> dict:
+    import csv
+    from collections import Counter
+
+    from leadbridge import mega_model as mm
+
+    start = time.perf_counter()
+    rows = []
+    counts: Counter[str] = Counter()
+    with open(path, newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            email = rec["email"] or None
+            ek = mm.email_key(email) if mm.is_valid_email(email) else None
+            pk = mm.phone_key(rec["phone"] or None)
+            ek = "e:" + ek if ek else None
+            pk = "p:" + pk if pk else None
+            rows.append((rec["id"], ek, pk))
+            counts.update(k for k in (ek, pk) if k)
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for rid, ek, pk in rows:
+        for key in (ek, pk):
+            if key and counts[key] <= KEY_GUARD:
+                a, b = find(rid), find(key)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    n = len({find(rid) for rid, _, _ in rows})
+    return {"seconds": time.perf_counter() - start, "clusters": n}
+
+
+CONTENDERS = {"scan": run_scan, "leadbridge": run_leadbridge, "splink": run_splink,
+              "python": run_python}
+
+
+def child(name: str, path: str, threads: int) -> None:
+    result = CONTENDERS[name](path, threads)
+    result["peak_mb"] = _peak_mb()
+    print(json.dumps(result))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="leadbridge dedupe benchmark")
+    parser.add_argument("--rows", default="100000", help="comma-separated sizes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--contenders", default="scan,leadbridge,splink,python")
+    parser.add_argument("--python-max-rows", type=int, default=1_000_000,
+                        help="skip the plain-Python contender above this size")
+    parser.add_argument("--dir", default=None, help="where generated CSVs go (default: temp)")
+    parser.add_argument("--child", nargs=3, metavar=("NAME", "PATH", "THREADS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]))
+        return 0
+    sys.path.insert(0, str(HERE))
+    from generate import write_csv
+
+    work = Path(args.dir or tempfile.mkdtemp(prefix="lb-bench-"))
+    names = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    table = []
+    for rows in [int(r) for r in args.rows.split(",")]:
+        path = work / f"leads-{rows}-{args.seed}.csv"
+        if not path.exists():
+            write_csv(rows, args.seed, path)
+        results: dict[str, dict] = {}
+        for name in names:
+            if name == "python" and rows > args.python_max_rows:
+                continue
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", name, str(path), str(args.threads)],
+                capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+            if proc.returncode != 0:
+                print(f"{name} failed at {rows} rows:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        floor = results.get("scan", {}).get("seconds")
+        for name, res in results.items():
+            ratio = res["seconds"] / floor if floor else float("nan")
+            table.append((rows, name, res["seconds"], ratio, res["peak_mb"],
+                          res.get("clusters", ""), res.get("reader", "")))
+            print(f"{rows:>9} {name:<11} {res['seconds']:8.2f}s {ratio:7.1f}x "
+                  f"{res['peak_mb']:8.0f} MB  clusters={res.get('clusters', '')} "
+                  f"{res.get('reader', '')}", flush=True)
+    print()
+    print("| rows | contender | seconds | x scan | peak RSS MB | clusters |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for rows, name, sec, ratio, peak, clusters, _ in table:
+        print(f"| {rows:,} | {name} | {sec:.2f} | {ratio:.1f} | {peak:.0f} | {clusters} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

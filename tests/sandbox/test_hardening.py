@@ -112,3 +112,33 @@ def test_fuzzed_create_and_list_get_schema_valid_answers(make_sandbox_once, body
     api = make_sandbox_once
     assert api.call("POST", LEADS, json=body).status_code in (201, 400)
     assert api.call("GET", LEADS, params=params).status_code in (200, 400)
+
+
+webhook_fields = st.sampled_from(["url", "event_types", "timeout_seconds", "retry_attempts",
+                                  "description", "is_active", "rotate_secret"])
+webhook_values = json_values | st.sampled_from(
+    ["https://hooks.example.com/x", ["lead.created"], 10, True])
+webhook_bodies = st.one_of(json_values,
+                           st.dictionaries(webhook_fields, webhook_values, max_size=5))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(create=webhook_bodies, patch=webhook_bodies,
+       stage=st.one_of(json_values, st.dictionaries(st.sampled_from(["stage_slug", "reason"]),
+                                                    json_values | st.sampled_from(["won", "new"]),
+                                                    max_size=2)),
+       lead_id=st.one_of(st.text(alphabet="abcdef0123456789-", max_size=40), st.uuids().map(str)))
+def test_fuzzed_webhook_and_stage_bodies(make_sandbox_once, create, patch, stage,
+                                         lead_id) -> None:
+    api = make_sandbox_once
+    hooks = "/api/agents/crm/lead-webhooks"
+    made = api.call("POST", hooks, json=create)
+    assert made.status_code in (201, 400, 409)
+    hook_id = made.json()["webhook"]["id"] if made.status_code == 201 else "wh_missing"
+    assert api.call("PATCH", hooks + "/{id}", path=f"{hooks}/{hook_id}",
+                    json=patch).status_code in (200, 400, 404, 409)
+    if made.status_code == 201:
+        assert api.call("DELETE", hooks + "/{id}", path=f"{hooks}/{hook_id}").status_code == 200
+    path = f"{LEADS}/{lead_id or 'x'}/stage"
+    assert api.call("POST", LEADS + "/{id}/stage", path=path,
+                    json=stage).status_code in (200, 400, 404)

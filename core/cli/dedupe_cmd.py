@@ -40,8 +40,8 @@ def dedupe_command(
     """De-duplicate a source offline exactly as MEGA would merge it; write the plan files."""
     from ..engine import EngineOptions, dedupe
 
+    options = EngineOptions.from_pairs(parse_options(engine_option))  # checked before any read
     connector = build_connector(name, path, option, id_column=id_column, encoding=encoding)
-    options = EngineOptions.from_pairs(parse_options(engine_option))
     result = dedupe(connector, out, workspace=workspace, options=options,
                     customer_id=customer_id)
     s = result.summary()

@@ -1,0 +1,185 @@
+"""A fake HubSpot CRM v3: contacts list + search (with the 10,000-result cap), owners,
+properties, OAuth refresh, rate limits (10-second window and search per second) and injected
+failures. Ties in ``lastmodifieddate`` are ordered arbitrarily (by a hash), as HubSpot does."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadbridge.httpserver import JSONServer, Request, Response, Router
+
+
+@dataclass
+class FakeHubSpot:
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> properties
+    archived: set[str] = field(default_factory=set)
+    owners: dict[str, str] = field(default_factory=dict)  # owner id -> email
+    custom_props: tuple[str, ...] = ("favorite_color",)
+    tokens: set[str] = field(default_factory=lambda: {"pat-secret-token"})
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> client_secret
+    search_cap: int = 10_000
+    window_max: int = 1000          # requests per 10 s window
+    window_seconds: float = 10.0
+    search_per_second: int = 5
+    retry_after: bool = True
+    fail_queue: list[int] = field(default_factory=list)  # statuses to answer next, in order
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []
+        self.rejected_429 = 0
+        self._window: list[float] = []
+        self._search_times: list[float] = []
+        self._server: JSONServer | None = None
+        self._issued = 0
+
+    # -- data helpers --------------------------------------------------------------------
+    def add(self, cid: str, ts_ms: int, **props: Any) -> None:
+        self.contacts[cid] = {"lastmodifieddate": _iso(ts_ms), "createdate": _iso(ts_ms),
+                              "hs_object_id": cid, **props}
+
+    def touch(self, cid: str, ts_ms: int, **props: Any) -> None:
+        self.contacts[cid].update(lastmodifieddate=_iso(ts_ms), **props)
+
+    # -- server --------------------------------------------------------------------------
+    def start(self) -> FakeHubSpot:
+        r = Router()
+        r.add("GET", "/crm/v3/objects/contacts", self._list)
+        r.add("POST", "/crm/v3/objects/contacts/search", self._search)
+        r.add("GET", "/crm/v3/owners/", self._owners)
+        r.add("GET", "/crm/v3/properties/contacts", self._properties)
+        r.add("POST", "/oauth/v1/token", self._token)
+        self._server = JSONServer(r).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+
+    def __enter__(self) -> FakeHubSpot:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server
+        return self._server.base_url
+
+    # -- gatekeeping ---------------------------------------------------------------------
+    def _gate(self, req: Request, search: bool = False) -> Response | None:
+        with self.lock:
+            self.calls.append((req.method, req.path))
+            if self.fail_queue:
+                return Response(self.fail_queue.pop(0), {"status": "error", "message": "boom"})
+            auth = req.header("authorization") or ""
+            if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+                return Response(401, {"status": "error", "category": "EXPIRED_AUTHENTICATION",
+                                      "message": "The OAuth token used to make this call expired"})
+            now = time.monotonic()
+            self._window = [t for t in self._window if now - t < self.window_seconds]
+            if len(self._window) >= self.window_max:
+                return self._too_many("TEN_SECONDLY_ROLLING")
+            if search:
+                self._search_times = [t for t in self._search_times if now - t < 1.0]
+                if len(self._search_times) >= self.search_per_second:
+                    return self._too_many("SECONDLY")
+                self._search_times.append(now)
+            self._window.append(now)
+            return None
+
+    def _too_many(self, policy: str) -> Response:
+        self.rejected_429 += 1
+        headers = {"Retry-After": "1"} if self.retry_after else {}
+        return Response(429, {"status": "error", "message": "You have reached your limit.",
+                              "errorType": "RATE_LIMIT", "policyName": policy}, headers)
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_seconds * 1000)),
+                "X-HubSpot-RateLimit-Max": str(self.window_max),
+                "X-HubSpot-RateLimit-Remaining": str(max(self.window_max - len(self._window), 0))}
+
+    # -- endpoints -----------------------------------------------------------------------
+    def _obj(self, cid: str, props: list[str]) -> dict[str, Any]:
+        p = self.contacts[cid]
+        return {"id": cid, "properties": {k: p.get(k) for k in props if k in p},
+                "createdAt": p["createdate"], "updatedAt": p["lastmodifieddate"],
+                "archived": cid in self.archived}
+
+    def _list(self, req: Request) -> Response:
+        if (bad := self._gate(req)) is not None:
+            return bad
+        limit = min(int(req.arg("limit", "10")), 100)
+        after = int(req.arg("after", "0") or 0)
+        props = ",".join(req.query.get("properties", [])).split(",")
+        archived = req.arg("archived", "false") == "true"
+        ids = sorted((c for c in self.contacts if (c in self.archived) == archived), key=int)
+        page = ids[after:after + limit]
+        body: dict[str, Any] = {"results": [self._obj(c, props) for c in page]}
+        if after + limit < len(ids):
+            body["paging"] = {"next": {"after": str(after + limit), "link": "..."}}
+        return Response(200, body, self._headers())
+
+    def _search(self, req: Request) -> Response:
+        if (bad := self._gate(req, search=True)) is not None:
+            return bad
+        q = req.json()
+        limit = min(int(q.get("limit", 10)), 200)
+        after = int(q.get("after") or 0)
+        if after + limit > self.search_cap:
+            return Response(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                  "message": "Cannot page beyond 10000 results"})
+        since = 0
+        for f in q["filterGroups"][0]["filters"]:
+            assert f["propertyName"] == "lastmodifieddate" and f["operator"] == "GTE"
+            since = int(f["value"])
+        ids = [c for c in self.contacts if c not in self.archived
+               and _ms(self.contacts[c]["lastmodifieddate"]) >= since]
+        ids.sort(key=lambda c: (_ms(self.contacts[c]["lastmodifieddate"]),
+                                hashlib.md5(c.encode()).hexdigest()))
+        page = ids[after:after + limit]
+        body: dict[str, Any] = {"total": len(ids),
+                                "results": [self._obj(c, q.get("properties", [])) for c in page]}
+        if after + limit < len(ids):
+            body["paging"] = {"next": {"after": str(after + limit)}}
+        return Response(200, body, self._headers())
+
+    def _owners(self, req: Request) -> Response:
+        if (bad := self._gate(req)) is not None:
+            return bad
+        return Response(200, {"results": [{"id": k, "email": v, "firstName": "O"}
+                                          for k, v in self.owners.items()]}, self._headers())
+
+    def _properties(self, req: Request) -> Response:
+        if (bad := self._gate(req)) is not None:
+            return bad
+        std = ["email", "firstname", "lastname", "phone", "lifecyclestage", "hs_lead_status"]
+        return Response(200, {"results": [{"name": n, "hubspotDefined": True} for n in std]
+                              + [{"name": n, "hubspotDefined": False} for n in self.custom_props]})
+
+    def _token(self, req: Request) -> Response:
+        from urllib.parse import parse_qsl
+        form = dict(parse_qsl(req.body.decode()))
+        if self.refresh_tokens.get(form.get("refresh_token", "")) != form.get("client_secret"):
+            return Response(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
+        with self.lock:
+            self._issued += 1
+            token = f"access-{self._issued}"
+            self.tokens = {token}  # older access tokens expire
+        return Response(200, {"access_token": token, "refresh_token": form["refresh_token"],
+                              "expires_in": 1800})
+
+
+def _iso(ms: int) -> str:
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ms(iso: str) -> int:
+    from datetime import datetime
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)

@@ -1,0 +1,78 @@
+"""Salesforce connector against a fake org over real HTTP."""
+
+import logging
+
+import pytest
+
+from leadbridge.connectors.salesforce import CURSOR, SalesforceConnector
+from leadbridge.errors import OptionsError, SourceError
+
+
+def ts(s):
+    return f"2026-02-01T10:00:{s:02d}.000+0000"
+
+
+def conn(fake, **opts):
+    return SalesforceConnector(login_url=fake.base_url, client_id="cid",
+                               client_secret="sf-client-secret", **opts)
+
+
+def test_full_then_incremental_every_record_once_with_ties_and_deletes(fake):
+    fake.page_size = 7
+    for i in range(40):  # 4 timestamps only: ties straddle every page boundary
+        fake.add("Lead", f"00Q{i:05d}", ts(i % 4), Email=f"l{i}@x.com", Status="Open",
+                 OwnerEmail="o@x.com", Budget__c=i)
+    fake.rows["Lead"][0]["IsConverted"] = True
+    state = {}
+    recs = list(conn(fake, custom_fields="Budget__c").records(state))
+    ids = [r["source_id"] for r in recs]
+    assert len(ids) == len(set(ids)) == 39 and "00Q00000" not in ids
+    r1 = next(r for r in recs if r["source_id"] == "00Q00001")
+    assert r1["owner"] == "o@x.com" and r1["stage"] == "Open"
+    assert r1["custom_fields"]["Budget__c"] == 1
+    fake.rows["Lead"][5].update(SystemModstamp=ts(30), Email="new@x.com")
+    fake.rows["Lead"][6].update(SystemModstamp=ts(30), IsDeleted=True)
+    fake.add("Lead", "00Q99999", ts(3), Email="tie@x.com")  # same ts, higher Id than cursor
+    recs2 = list(conn(fake, custom_fields="Budget__c").records(state))
+    got = {r["source_id"]: r for r in recs2}
+    assert set(got) == {"00Q00005", "00Q00006", "00Q99999"}
+    assert got["00Q00005"]["contact_email"] == "new@x.com" and got["00Q00006"]["deleted"]
+    assert state[CURSOR]["Lead"] == {"ts": ts(30), "id": "00Q00006"}
+
+
+def test_contacts_and_expired_session_refreshed_once(fake):
+    fake.add("Lead", "00QA", ts(1), Email="l@x.com")
+    fake.add("Contact", "003A", ts(1), Email="c@x.com")
+    it = conn(fake, objects="Lead,Contact").records({})
+    assert next(it)["source_id"] == "00QA"
+    fake.expire_sessions()  # the session dies mid-run: re-authenticate once, go on
+    rest = list(it)
+    assert [r["source_id"] for r in rest] == ["003A"] and rest[0]["custom_fields"]["salesforce_object"] == "Contact"
+    assert fake.logins == 2
+
+
+def test_request_limit_exceeded_stops_cleanly(fake):
+    fake.limit_exceeded = True
+    with pytest.raises(SourceError, match="REQUEST_LIMIT_EXCEEDED"):
+        list(conn(fake).records({}))
+    fake.limit_exceeded, fake.api_used = False, 95_000
+    with pytest.raises(SourceError, match="stop_at_usage"):
+        list(conn(fake).records({}))
+
+
+def test_secrets_never_shown_and_options(fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(SourceError) as err:
+        list(SalesforceConnector(login_url=fake.base_url, client_id="cid",
+                                 client_secret="wrong-secret-xyz").records({}))
+    assert "invalid_grant" in str(err.value) or "authentication failure" in str(err.value)
+    assert "wrong-secret-xyz" not in str(err.value) + caplog.text
+    with pytest.raises(OptionsError, match="jwt"):
+        conn(fake, auth="jwt")
+    with pytest.raises(OptionsError, match="objects"):
+        conn(fake, objects="Account")
+    fake.refresh_tokens.add("rt-secret")
+    fake.add("Lead", "00QR", ts(1))
+    c = conn(fake, auth="refresh_token", refresh_token="rt-secret")
+    assert [r["source_id"] for r in c.records({})] == ["00QR"]
+    assert "rt-secret" not in repr(c.config)

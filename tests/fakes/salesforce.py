@@ -5,7 +5,6 @@ SystemModstamp, Id with a (SystemModstamp, Id) cursor) paged by ``nextRecordsUrl
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 import uuid

@@ -114,6 +114,7 @@ class HttpClient:
         min_interval: float = 0.0,
         on_response: Callable[[httpx.Response], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        retry_after: Callable[[httpx.Response], float | None] | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -122,6 +123,7 @@ class HttpClient:
         self._attempts = attempts
         self._reset_header = reset_header
         self._on_response = on_response
+        self._retry_after_body = retry_after  # vendor wait hint in the 429 body (Zoho)
         self._pace: dict[str, float] = {"": min_interval}
         self._last_sent: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -236,6 +238,10 @@ class HttpClient:
                     return min(max(float(resp.headers[header]), 0.0), 300.0)
                 except ValueError:
                     continue
+        if self._retry_after_body is not None:
+            wait = self._retry_after_body(resp)
+            if wait is not None:
+                return min(max(float(wait), 0.0), 300.0)
         return None  # exponential backoff with jitter
 
     def get_json(self, path_or_url: str, **kw: Any) -> Any:

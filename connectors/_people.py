@@ -1,0 +1,134 @@
+"""Small helpers the people-reading connectors share (Zoho, GHL, Shopify, FUB, Pipedrive, ...).
+
+Why: every CRM returns the same few awkward things — timestamps with assorted offsets,
+"primary" flags that are booleans, strings or 0/1, duplicate addresses, names split or not —
+and every incremental connector needs the same equal-timestamp-safe cursor (inclusive lower
+bound, lookback, dedupe by id within the run). Written once here so each connector is only its
+vendor's shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+UTC = timezone.utc
+
+
+def parse_ts(value: Any, naive_tz: Any = UTC) -> datetime | None:
+    """An aware UTC datetime from ISO text, epoch milliseconds or a datetime (None if empty).
+
+    Text without an offset is taken in ``naive_tz`` (some APIs send firm-local times).
+    """
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    else:
+        text = str(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=naive_tz)
+    return dt.astimezone(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """UTC ISO text with milliseconds and ``Z`` (sorts as text, parses everywhere)."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_text(value: Any, naive_tz: Any = UTC) -> str | None:
+    """Any vendor timestamp as canonical UTC ISO text (the raw text if it cannot be parsed)."""
+    dt = parse_ts(value, naive_tz)
+    if dt is None:
+        return None if value in (None, "") else str(value)
+    return iso(dt)
+
+
+def truthy(value: Any) -> bool:
+    """A vendor's idea of true: True, 1, "1", "true", "yes"."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "on")
+    return bool(value)
+
+
+def unique(values: Iterable[Any]) -> list[str]:
+    """Non-empty values as trimmed text, first occurrence kept (case-insensitive)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for v in values:
+        if v is None:
+            continue
+        text = str(v).strip()
+        if text and text.lower() not in seen:
+            seen.add(text.lower())
+            out.append(text)
+    return out
+
+
+def primary_first(items: Any, value_key: str = "value", primary_key: str = "primary") -> list[str]:
+    """Values of ``[{value, primary}]`` with the primary one(s) first, duplicates dropped."""
+    if not isinstance(items, list):
+        return []
+    rows = [i for i in items if isinstance(i, dict)]
+    ordered = [i for i in rows if truthy(i.get(primary_key))] + \
+              [i for i in rows if not truthy(i.get(primary_key))]
+    return unique(i.get(value_key) for i in ordered)
+
+
+def split_primary(values: list[str]) -> tuple[str | None, list[str] | None]:
+    """(primary, alternates or None) for the canonical contact_* / emails|phones fields."""
+    return (values[0] if values else None), (values[1:] or None)
+
+
+def full_name(first: Any, last: Any, fallback: Any = None) -> str | None:
+    name = " ".join(str(x).strip() for x in (first, last) if x and str(x).strip())
+    return name or (str(fallback).strip() if fallback and str(fallback).strip() else None)
+
+
+def compact(fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Drop empty values; None when nothing is left (custom_fields stays null)."""
+    out = {k: v for k, v in fields.items() if v not in (None, "", [], {})}
+    return out or None
+
+
+class RunCursor:
+    """The equal-timestamp-safe incremental cursor of one run.
+
+    ``since`` is the inclusive lower bound to ask the API for (saved cursor minus lookback);
+    ``first(id)`` tells whether an id is new in this run (boundary rows come twice);
+    ``see(ts)`` tracks the highest timestamp, saved as the next cursor by ``save``.
+    """
+
+    def __init__(self, state: dict[str, Any], key: str, *, incremental: bool = True,
+                 lookback_seconds: int = 0) -> None:
+        self.state = state
+        self.key = key
+        saved = parse_ts(state.get(key)) if incremental else None
+        self.cursor = saved
+        self.since = saved - timedelta(seconds=lookback_seconds) if saved else None
+        self.high = saved
+        self._seen: set[str] = set()
+
+    def first(self, record_id: str) -> bool:
+        if record_id in self._seen:
+            return False
+        self._seen.add(record_id)
+        return True
+
+    def see(self, value: Any) -> None:
+        dt = parse_ts(value)
+        if dt is not None and (self.high is None or dt > self.high):
+            self.high = dt
+
+    def save(self) -> None:
+        if self.high is not None:
+            self.state[self.key] = iso(self.high)

@@ -103,10 +103,14 @@ def compact(fields: dict[str, Any]) -> dict[str, Any] | None:
 class RunCursor:
     """The equal-timestamp-safe incremental cursor of one run.
 
-    ``since`` is the inclusive lower bound to ask the API for (saved cursor minus lookback);
-    ``first(id)`` tells whether an id is new in this run (boundary rows come twice);
-    ``see(ts)`` tracks the highest timestamp, saved as the next cursor by ``save``.
+    ``since`` is the inclusive lower bound to ask the API for (saved cursor minus lookback).
+    ``take(id, ts)`` says whether to yield a record: not if already yielded in this run
+    (boundary rows come twice), nor if the previous run already yielded it at exactly the
+    saved cursor (the ids at the highest timestamp are saved too, so an inclusive bound does
+    not repeat them); it also tracks the highest timestamp, saved by ``save``.
     """
+
+    MAX_BOUNDARY_IDS = 10_000
 
     def __init__(self, state: dict[str, Any], key: str, *, incremental: bool = True,
                  lookback_seconds: int = 0) -> None:
@@ -116,19 +120,42 @@ class RunCursor:
         self.cursor = saved
         self.since = saved - timedelta(seconds=lookback_seconds) if saved else None
         self.high = saved
+        self._done_at_cursor = set(state.get(key + "_ids") or []) if saved else set()
+        self._high_ids: set[str] = set(self._done_at_cursor)
         self._seen: set[str] = set()
 
     def first(self, record_id: str) -> bool:
+        """New in this run (no timestamp check; for tombstones and the like)."""
         if record_id in self._seen:
             return False
         self._seen.add(record_id)
         return True
 
-    def see(self, value: Any) -> None:
+    def take(self, record_id: str, ts: Any) -> bool:
+        dt = parse_ts(ts)
+        if record_id in self._seen:
+            return False
+        self._seen.add(record_id)
+        if dt is not None and dt == self.cursor and record_id in self._done_at_cursor:
+            return False
+        self.see(dt, record_id)
+        return True
+
+    def see(self, value: Any, record_id: str | None = None) -> None:
         dt = parse_ts(value)
-        if dt is not None and (self.high is None or dt > self.high):
+        if dt is None:
+            return
+        if self.high is None or dt > self.high:
             self.high = dt
+            self._high_ids = set()
+        if dt == self.high and record_id is not None:
+            self._high_ids.add(record_id)
 
     def save(self) -> None:
         if self.high is not None:
             self.state[self.key] = iso(self.high)
+            ids = sorted(self._high_ids)
+            if len(ids) <= self.MAX_BOUNDARY_IDS:
+                self.state[self.key + "_ids"] = ids
+            else:
+                self.state.pop(self.key + "_ids", None)

@@ -158,8 +158,7 @@ class ZohoConnector(Connector):
                                lookback_seconds=c["lookback_seconds"])
             for module in self.modules:
                 for rec in self._module(http, module, cursor.since):
-                    if cursor.first(rec["id"]):
-                        cursor.see(rec.get("Modified_Time"))
+                    if cursor.take(rec["id"], rec.get("Modified_Time")):
                         yield self._record(module, rec)
                 if cursor.since is not None and c["include_deleted"]:
                     for gone in self._deleted(http, module, cursor.since):

@@ -91,7 +91,8 @@ class FakeZoho:
         r.add("POST", "/oauth/v2/token", self._token)
         r.add("GET", "/crm/v8/{module}/deleted", self._deleted)
         r.add("GET", "/crm/v8/{module}", self._list)
-        self._server = JSONServer(r, error=lambda s, m: _err(s, "INVALID_URL_PATTERN", m)).start()
+        self._server = JSONServer(r, error=lambda s, m: _err(s, "INVALID_URL_PATTERN", m),
+                                  poll_interval=0.05).start()
         return self
 
     def stop(self) -> None:

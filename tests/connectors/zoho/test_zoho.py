@@ -142,11 +142,13 @@ def test_deleted_records_on_incremental_runs(fake):
 
 
 def test_nothing_changed_is_an_empty_run(fake):
-    fake.add("Leads", T0)
+    a = fake.add("Leads", T0)
     state = {}
     run(fake, state)
     saved = dict(state)
-    assert run(fake, state, lookback_seconds=0, include_deleted=False) != []  # inclusive bound
+    assert saved[CURSOR + "_ids"] == [a]
+    # the bound is inclusive, but the record yielded at the cursor is not yielded again
+    assert run(fake, state, lookback_seconds=0, include_deleted=False) == []
     fake.records["Leads"].clear()
     assert run(fake, state, lookback_seconds=0) == []
     assert state == saved

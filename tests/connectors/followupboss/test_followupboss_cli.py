@@ -1,0 +1,35 @@
+"""End to end: fake Follow Up Boss -> `leadbridge sync followupboss --sandbox` -> sandbox."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+
+
+def _cli(*args, env):
+    exe = os.path.join(os.path.dirname(sys.executable), "leadbridge")
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_sync_from_followupboss_into_sandbox_then_incremental(fake, tmp_path):
+    fake.add(T0, name="A", emails=[{"value": "a@example.com", "isPrimary": True}],
+             tags=["Seller"], assignedUserId=7)
+    fake.add(T0, name="A2", emails=[{"value": "A@example.com", "isPrimary": True}],
+             phones=[{"value": "+15555550100", "isPrimary": True}])
+    fake.add(T0, name="B", emails=[{"value": "b@example.com", "isPrimary": True}])
+    env = dict(os.environ, FUB_API_KEY="fub-secret-key", FUB_SYSTEM_KEY="sys-secret-key")
+    args = ("sync", "followupboss", "--option", f"base_url={fake.base_url}", "--workspace",
+            str(tmp_path / "ws.duckdb"), "--sandbox", "--json")
+    r = _cli(*args, env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["records"] == 3 and out["golden_rows"] == 2 and out["rows_sent"] == 2
+    assert "fub-secret-key" not in r.stdout + r.stderr
+    assert "sys-secret-key" not in r.stdout + r.stderr
+    fake.calls.clear()
+    r2 = _cli(*args, env=env)
+    assert r2.returncode == 0, r2.stderr
+    assert any("updatedAfter" in q for p, q, h in fake.calls if p == "/v1/people")

@@ -15,11 +15,12 @@ def _cli(*args, env):
 
 
 def test_sync_from_followupboss_into_sandbox_then_incremental(fake, tmp_path):
-    fake.add(T0, name="A", emails=[{"value": "a@example.com", "isPrimary": True}],
+    fake.add(T0, name="A", stage="New", emails=[{"value": "a@example.com", "isPrimary": True}],
              tags=["Seller"], assignedUserId=7)
-    fake.add(T0, name="A2", emails=[{"value": "A@example.com", "isPrimary": True}],
+    fake.add(T0, name="A2", stage="Contacted", emails=[{"value": "A@example.com", "isPrimary": True}],
              phones=[{"value": "+15555550100", "isPrimary": True}])
-    fake.add(T0, name="B", emails=[{"value": "b@example.com", "isPrimary": True}])
+    fake.add(T0, name="B", stage="New", emails=[{"value": "b@example.com", "isPrimary": True}])
+    # stages the sandbox knows (FUB's own names like "Lead" need an [engine] stage_map)
     env = dict(os.environ, FUB_API_KEY="fub-secret-key", FUB_SYSTEM_KEY="sys-secret-key")
     args = ("sync", "followupboss", "--option", f"base_url={fake.base_url}", "--workspace",
             str(tmp_path / "ws.duckdb"), "--sandbox", "--json")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from leadbridge.httpserver import JSONServer, Request, Response, Router
+from leadbridge.httpserver import Request, Response, Router
+
+from ._base import FakeServer, SlidingWindow
 
 
 def fub_time(dt: datetime) -> str:
@@ -30,7 +31,7 @@ def _dt(text: str) -> datetime:
 
 
 @dataclass
-class FakeFUB:
+class FakeFUB(FakeServer):
     api_keys: set[str] = field(default_factory=lambda: {"fub-secret-key"})
     system_keys: set[str] = field(default_factory=lambda: {"sys-secret-key"})
     deep_limit: int = 2000
@@ -47,9 +48,8 @@ class FakeFUB:
         self.lock = threading.Lock()
         self.calls: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
         self.rejected_429 = 0
-        self._hits: list[float] = []
+        self._hits = SlidingWindow()
         self._next_id = 1000
-        self._server: JSONServer | None = None
 
     def add(self, when: datetime, **fields: Any) -> int:
         self._next_id += 1
@@ -62,28 +62,12 @@ class FakeFUB:
         self.people[pid].update(updated=fub_time(when), **fields)
 
     # -- server --------------------------------------------------------------------------
-    def start(self) -> FakeFUB:
-        r = Router()
-        r.add("GET", "/v1/people", self._people)
-        r.add("GET", "/v1/users", self._users)
-        self._server = JSONServer(r, error=lambda s, m: Response(s, {"errorMessage": m}),
-                                  poll_interval=0.05).start()
-        return self
+    def routes(self, router: Router) -> None:
+        router.add("GET", "/v1/people", self._people)
+        router.add("GET", "/v1/users", self._users)
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def __enter__(self) -> FakeFUB:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return self._server.base_url
+    def error(self, status: int, message: str) -> Response:
+        return Response(status, {"errorMessage": message})
 
     # -- gate ----------------------------------------------------------------------------
     def _gate(self, req: Request) -> tuple[Response | None, dict[str, str]]:
@@ -102,17 +86,14 @@ class FakeFUB:
             registered = (req.header("x-system") and
                           req.header("x-system-key") in self.system_keys)
             limit = self.limit if registered else max(self.limit // 2, 1)
-            now = time.monotonic()
-            self._hits = [t for t in self._hits if now - t < self.window]
             headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Window": str(int(
                 self.window) or 1), "X-RateLimit-Context": "global"}
-            if len(self._hits) >= limit:
+            if not self._hits.admit(limit, self.window):
                 self.rejected_429 += 1
                 return Response(429, {"errorMessage": "Rate limit exceeded"},
                                 {**headers, "X-RateLimit-Remaining": "0",
                                  "Retry-After": self.retry_after}), {}
-            self._hits.append(now)
-            headers["X-RateLimit-Remaining"] = str(limit - len(self._hits))
+            headers["X-RateLimit-Remaining"] = str(limit - self._hits.count(self.window))
             return None, headers
 
     # -- endpoints -----------------------------------------------------------------------

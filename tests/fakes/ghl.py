@@ -10,12 +10,13 @@ bodies, and the burst limit (100 / 10 s) with ``X-RateLimit-*`` headers and a ba
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from leadbridge.httpserver import JSONServer, Request, Response, Router
+from leadbridge.httpserver import Request, Response, Router
+
+from ._base import FakeServer, SlidingWindow
 
 VERSIONS = ("2021-07-28", "2021-04-15", "2023-02-21", "v3")
 
@@ -29,7 +30,7 @@ def _ms(text: str) -> int:
 
 
 @dataclass
-class FakeGHL:
+class FakeGHL(FakeServer):
     location_id: str = "Lc9Xv2Rt8YpQ1mN5sZ3d"
     tokens: set[str] = field(default_factory=lambda: {"pit-secret-token"})
     page_cap: int = 10_000
@@ -49,9 +50,8 @@ class FakeGHL:
         self.calls: list[tuple[str, str, Any]] = []
         self.rejected_429 = 0
         self.daily_used = 0
-        self._window: list[float] = []
+        self._window = SlidingWindow()
         self._n = 0
-        self._server: JSONServer | None = None
 
     # -- data ----------------------------------------------------------------------------
     def add(self, when: datetime, **fields: Any) -> str:
@@ -66,35 +66,18 @@ class FakeGHL:
         self.contacts[cid].update(dateUpdated=ghl_time(when), **fields)
 
     # -- server --------------------------------------------------------------------------
-    def start(self) -> FakeGHL:
-        r = Router()
-        r.add("POST", "/contacts/search", self._search)
-        r.add("GET", "/locations/{location}/customFields", self._custom_fields)
-        r.add("GET", "/users/", self._users)
-        self._server = JSONServer(
-            r, error=lambda s, m: Response(s, {"statusCode": s, "message": m}),
-            poll_interval=0.05).start()
-        return self
+    def routes(self, router: Router) -> None:
+        router.add("POST", "/contacts/search", self._search)
+        router.add("GET", "/locations/{location}/customFields", self._custom_fields)
+        router.add("GET", "/users/", self._users)
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def __enter__(self) -> FakeGHL:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return self._server.base_url
+    def error(self, status: int, message: str) -> Response:
+        return Response(status, {"statusCode": status, "message": message})
 
     # -- gate ----------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
         return {"X-RateLimit-Max": str(self.burst_max),
-                "X-RateLimit-Remaining": str(max(self.burst_max - len(self._window), 0)),
+                "X-RateLimit-Remaining": str(max(self.burst_max - self._window.count(self.burst_ms / 1000), 0)),
                 "X-RateLimit-Interval-Milliseconds": str(self.burst_ms),
                 "X-RateLimit-Limit-Daily": str(self.daily_max),
                 "X-RateLimit-Daily-Remaining": str(max(self.daily_max - self.daily_used, 0))}
@@ -113,13 +96,10 @@ class FakeGHL:
             if req.header("version") not in VERSIONS:
                 return Response(400, {"statusCode": 400, "message": "Version header was not "
                                       "found", "error": "Bad Request"})
-            now = time.monotonic()
-            self._window = [t for t in self._window if (now - t) * 1000 < self.burst_ms]
-            if len(self._window) >= self.burst_max or self.daily_used >= self.daily_max:
+            if self.daily_used >= self.daily_max or not self._window.admit(self.burst_max, self.burst_ms / 1000):
                 self.rejected_429 += 1
                 return Response(429, {"statusCode": 429, "message": "Too Many Requests"},
                                 self._headers())
-            self._window.append(now)
             self.daily_used += 1
             return None
 

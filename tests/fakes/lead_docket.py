@@ -10,12 +10,13 @@ request-rate limit answered with 429.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from leadbridge.httpserver import JSONServer, Request, Response, Router
+from leadbridge.httpserver import Request, Response, Router
+
+from ._base import FakeServer, SlidingWindow
 
 
 def ld_time(dt: datetime) -> str:
@@ -28,7 +29,7 @@ def _dt(text: str) -> datetime:
 
 
 @dataclass
-class FakeLeadDocket:
+class FakeLeadDocket(FakeServer):
     api_keys: set[str] = field(default_factory=lambda: {"ld-secret-key"})
     per_window: int = 10**9
     window: float = 1.0
@@ -40,9 +41,8 @@ class FakeLeadDocket:
         self.calls: list[dict[str, str]] = []
         self.rejected_429 = 0
         self.on_request: Any = None   # hook: called with the page number before answering
-        self._hits: list[float] = []
+        self._hits = SlidingWindow()
         self._next_id = 48210
-        self._server: JSONServer | None = None
 
     def add(self, when: datetime, **fields: Any) -> int:
         self._next_id += 1
@@ -55,27 +55,11 @@ class FakeLeadDocket:
     def touch(self, lid: int, when: datetime, **fields: Any) -> None:
         self.leads[lid].update(LastUpdateDate=ld_time(when), **fields)
 
-    def start(self) -> FakeLeadDocket:
-        r = Router()
-        r.add("GET", "/api/leads/lastupdatedsince", self._since)
-        self._server = JSONServer(r, error=lambda s, m: Response(s, {"Message": m}),
-                                  poll_interval=0.05).start()
-        return self
+    def routes(self, router: Router) -> None:
+        router.add("GET", "/api/leads/lastupdatedsince", self._since)
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def __enter__(self) -> FakeLeadDocket:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return self._server.base_url
+    def error(self, status: int, message: str) -> Response:
+        return Response(status, {"Message": message})
 
     def _since(self, req: Request) -> Response:
         with self.lock:
@@ -85,13 +69,10 @@ class FakeLeadDocket:
             if req.header("api_key") not in self.api_keys:
                 return Response(401, {"Message": "Authorization has been denied for this "
                                       "request."})
-            now = time.monotonic()
-            self._hits = [t for t in self._hits if now - t < self.window]
-            if len(self._hits) >= self.per_window:
+            if not self._hits.admit(self.per_window, self.window):
                 self.rejected_429 += 1
                 return Response(429, {"Message": "Too many requests"},
                                 {"Retry-After": str(self.window)})
-            self._hits.append(now)
             try:
                 since = _dt(req.arg("date") or "")
             except ValueError:

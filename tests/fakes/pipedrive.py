@@ -13,12 +13,13 @@ import base64
 import hashlib
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from leadbridge.httpserver import JSONServer, Request, Response, Router
+from leadbridge.httpserver import Request, Response, Router
+
+from ._base import FakeServer, SlidingWindow
 
 BUYER_SELLER = hashlib.sha1(b"buyer_or_seller").hexdigest()
 
@@ -32,7 +33,7 @@ def _dt(text: str) -> datetime:
 
 
 @dataclass
-class FakePipedrive:
+class FakePipedrive(FakeServer):
     tokens: set[str] = field(default_factory=lambda: {"pd-secret-token"})
     burst: int = 80
     window: float = 2.0
@@ -48,9 +49,8 @@ class FakePipedrive:
         self.lock = threading.Lock()
         self.calls: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
         self.rejected_429 = 0
-        self._hits: list[float] = []
+        self._hits = SlidingWindow()
         self._next_id = 300
-        self._server: JSONServer | None = None
 
     def add(self, when: datetime, **fields: Any) -> int:
         self._next_id += 1
@@ -64,30 +64,13 @@ class FakePipedrive:
         self.persons[pid].update(update_time=pd_time(when), **fields)
 
     # -- server --------------------------------------------------------------------------
-    def start(self) -> FakePipedrive:
-        r = Router()
-        r.add("GET", "/api/v2/persons", self._persons)
-        r.add("GET", "/v1/users", self._users)
-        r.add("GET", "/v1/personFields", self._fields)
-        self._server = JSONServer(
-            r, error=lambda s, m: Response(s, {"success": False, "error": m, "errorCode": s}),
-            poll_interval=0.05).start()
-        return self
+    def routes(self, router: Router) -> None:
+        router.add("GET", "/api/v2/persons", self._persons)
+        router.add("GET", "/v1/users", self._users)
+        router.add("GET", "/v1/personFields", self._fields)
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def __enter__(self) -> FakePipedrive:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return self._server.base_url
+    def error(self, status: int, message: str) -> Response:
+        return Response(status, {"success": False, "error": message, "errorCode": status})
 
     def _gate(self, req: Request) -> tuple[Response | None, dict[str, str]]:
         with self.lock:
@@ -99,19 +82,15 @@ class FakePipedrive:
                 return Response(401, {"success": False, "error": "unauthorized access",
                                       "errorCode": 401, "error_info": "Please check "
                                       "developers.pipedrive.com"}), {}
-            now = time.monotonic()
-            self._hits = [t for t in self._hits if now - t < self.window]
-            oldest = min(self._hits) if self._hits else now
-            reset = max(self.window - (now - oldest), 0.0)
+            reset = self._hits.reset_in(self.window)
             headers = {"x-ratelimit-limit": str(self.burst),
                        "x-ratelimit-reset": f"{reset + 0.01:.2f}"}  # rounded up, like Pipedrive
-            if len(self._hits) >= self.burst:
+            if not self._hits.admit(self.burst, self.window):
                 self.rejected_429 += 1
                 return Response(429, {"success": False, "error": "Request over limit",
                                       "errorCode": 429},
                                 {**headers, "x-ratelimit-remaining": "0"}), {}
-            self._hits.append(now)
-            headers["x-ratelimit-remaining"] = str(self.burst - len(self._hits))
+            headers["x-ratelimit-remaining"] = str(self.burst - self._hits.count(self.window))
             return None, headers
 
     def _persons(self, req: Request) -> Response:

@@ -21,7 +21,9 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
-from leadbridge.httpserver import JSONServer, Request, Response, Router
+from leadbridge.httpserver import Request, Response, Router
+
+from ._base import FakeServer
 
 UPDATED = re.compile(r"updated_at:>=\s*'([^']+)'")
 
@@ -35,7 +37,7 @@ def _dt(text: str) -> datetime:
 
 
 @dataclass
-class FakeShopify:
+class FakeShopify(FakeServer):
     tokens: set[str] = field(default_factory=lambda: {"shpat_secret_token"})
     client_id: str = "shop-client-id"
     client_secret: str = "shop-client-secret"
@@ -56,7 +58,6 @@ class FakeShopify:
         self._available = self.maximum
         self._at = time.monotonic()
         self._next_id = 7712345678000
-        self._server: JSONServer | None = None
 
     def add(self, when: datetime, **fields: Any) -> int:
         self._next_id += 1
@@ -75,28 +76,12 @@ class FakeShopify:
             self._available, self._at = 0.0, time.monotonic()
 
     # -- server --------------------------------------------------------------------------
-    def start(self) -> FakeShopify:
-        r = Router()
-        r.add("POST", "/admin/api/{version}/graphql.json", self._graphql)
-        r.add("POST", "/admin/oauth/access_token", self._token)
-        self._server = JSONServer(r, error=lambda s, m: Response(s, {"errors": m}),
-                                  poll_interval=0.05).start()
-        return self
+    def routes(self, router: Router) -> None:
+        router.add("POST", "/admin/api/{version}/graphql.json", self._graphql)
+        router.add("POST", "/admin/oauth/access_token", self._token)
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def __enter__(self) -> FakeShopify:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return self._server.base_url
+    def error(self, status: int, message: str) -> Response:
+        return Response(status, {"errors": message})
 
     # -- endpoints -----------------------------------------------------------------------
     def _token(self, req: Request) -> Response:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
-from leadbridge.httpserver import JSONServer, Request, Response, Router
+from leadbridge.httpserver import Request, Response, Router
+
+from ._base import FakeServer, SlidingWindow
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
@@ -38,7 +39,7 @@ def _err(status: int, code: str, message: str, **details: Any) -> Response:
 
 
 @dataclass
-class FakeZoho:
+class FakeZoho(FakeServer):
     client_id: str = "1000.CLIENTID"
     client_secret: str = "zoho-client-secret"
     refresh_token: str = "1000.refresh-secret"
@@ -60,11 +61,10 @@ class FakeZoho:
         self.token_calls = 0
         self.rejected_429 = 0
         self._access: dict[str, int] = {}  # token -> uses left
-        self._minted: list[float] = []
-        self._window: list[float] = []
+        self._minted = SlidingWindow()
+        self._window = SlidingWindow()
         self._page_tokens: dict[str, tuple[tuple, int]] = {}
         self._ids = itertools.count(5725767000001234001)
-        self._server: JSONServer | None = None
 
     # -- data ----------------------------------------------------------------------------
     def add(self, module: str, when: datetime, **fields: Any) -> str:
@@ -86,29 +86,13 @@ class FakeZoho:
         self._access.clear()
 
     # -- server --------------------------------------------------------------------------
-    def start(self) -> FakeZoho:
-        r = Router()
-        r.add("POST", "/oauth/v2/token", self._token)
-        r.add("GET", "/crm/v8/{module}/deleted", self._deleted)
-        r.add("GET", "/crm/v8/{module}", self._list)
-        self._server = JSONServer(r, error=lambda s, m: _err(s, "INVALID_URL_PATTERN", m),
-                                  poll_interval=0.05).start()
-        return self
+    def routes(self, router: Router) -> None:
+        router.add("POST", "/oauth/v2/token", self._token)
+        router.add("GET", "/crm/v8/{module}/deleted", self._deleted)
+        router.add("GET", "/crm/v8/{module}", self._list)
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def __enter__(self) -> FakeZoho:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return self._server.base_url
+    def error(self, status: int, message: str) -> Response:
+        return _err(status, "INVALID_URL_PATTERN", message)
 
     # -- OAuth ---------------------------------------------------------------------------
     def _token(self, req: Request) -> Response:
@@ -124,14 +108,11 @@ class FakeZoho:
                 return Response(200, {"error": "invalid_client"})
             if params.get("refresh_token") != self.refresh_token:
                 return Response(200, {"error": "invalid_code"})
-            now = time.monotonic()
-            self._minted = [t for t in self._minted if now - t < self.token_window]
-            if len(self._minted) >= self.tokens_per_window:
+            if not self._minted.admit(self.tokens_per_window, self.token_window):
                 return Response(400, {"error_description": "You have made too many requests "
                                       "continuously. Please try again after some time.",
                                       "error": "Access Denied", "status": "failure"})
-            self._minted.append(now)
-            token = f"1000.access{len(self._minted)}.{self.token_calls}"
+            token = f"1000.access{self._minted.count(self.token_window)}.{self.token_calls}"
             self._access[token] = self.token_uses
             return Response(200, {"access_token": token, "scope": "ZohoCRM.modules.READ",
                                   "api_domain": self.base_url, "token_type": "Bearer",
@@ -147,14 +128,11 @@ class FakeZoho:
             if not auth.startswith("Zoho-oauthtoken ") or self._access.get(token, 0) <= 0:
                 return _err(401, "INVALID_TOKEN", "invalid oauth token")
             self._access[token] -= 1
-            now = time.monotonic()
-            self._window = [t for t in self._window if now - t < self.request_window]
-            if len(self._window) >= self.requests_per_window:
+            if not self._window.admit(self.requests_per_window, self.request_window):
                 self.rejected_429 += 1
                 return _err(429, "TOO_MANY_REQUESTS", "You have reached the API limit",
                             retry_after=self.retry_after, limit=self.requests_per_window,
                             window=self.request_window)
-            self._window.append(now)
             return None
 
     # -- API -----------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def test_429_with_retry_after_is_retried(fake, monkeypatch):
     monkeypatch.setattr(_http, "BACKOFF_SCALE", 1.0)  # honour Retry-After as given
     fake.limit, fake.window, fake.retry_after = 4, 0.2, "0.2"
     fake.add(T0)
-    fake._hits = [time.monotonic()] * 4  # another integration spent the window
+    fake._hits.spend(4)  # another integration spent the window
     assert len(run(fake, {})) == 1
     assert fake.rejected_429 >= 1
 

@@ -79,7 +79,7 @@ def test_burst_limit_is_respected_from_headers(fake):
 def test_429_without_retry_after_is_retried(fake):
     fake.add(T0)
     fake.burst_max = 2
-    fake._window = [time.monotonic()] * 2  # a window another client already spent
+    fake._window.spend(2)  # a window another client already spent
     fake.burst_ms = 200
     assert len(run(fake, {}, resolve_owners=False)) == 1
 

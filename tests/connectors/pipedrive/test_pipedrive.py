@@ -72,7 +72,7 @@ def test_burst_limit_waited_from_headers_and_429_retried(fake, monkeypatch):
     started = time.monotonic()
     assert len(run(fake, {}, page_size=3)) == 30
     assert fake.rejected_429 == 0 and time.monotonic() - started >= 0.3
-    fake._hits = [time.monotonic()] * 4  # someone else spent the window: a 429 first
+    fake._hits.spend(4)  # someone else spent the window: a 429 first
     assert len(run(fake, {}, page_size=30)) == 30
     assert fake.rejected_429 >= 1
 

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc)
 

@@ -1,9 +1,12 @@
-"""The Salesforce connector: Lead and/or Contact records over the REST API (SOQL).
+"""The Salesforce connector: Lead and/or Contact records over the REST API (SOQL) or Bulk API 2.0.
 
 Why this shape: one ``queryAll`` per object ordered by ``SystemModstamp, Id`` with a
 ``(SystemModstamp, Id)`` cursor, so equal timestamps never lose a record and deletions (the
-recycle bin's ``IsDeleted``) are noticed in the same pass. Every call goes to the
-``instance_url`` the token response names; an expired session is re-authenticated once.
+recycle bin's ``IsDeleted``) are noticed in the same pass. Above ``bulk_threshold`` rows the same
+SOQL (minus ORDER BY, which Bulk does not take) runs as a Bulk API 2.0 ``queryAll`` job and the
+cursor moves to the highest ``(SystemModstamp, Id)`` only once the whole job was read. Every call
+goes to the ``instance_url`` the token response names; an expired session is re-authenticated
+once. Auth flows live in ``_salesforce_auth``, Bulk jobs in ``_salesforce_bulk``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
 from ._http import HttpClient
+from ._salesforce_auth import default_audience, load_private_key, token_form
+from ._salesforce_bulk import bulk_query
 
 API = "v60.0"
 BASE_FIELDS = {
@@ -31,6 +36,11 @@ BASE_FIELDS = {
 }
 CURSOR = "salesforce_cursor"
 _LIMIT = re.compile(r"api-usage=(\d+)/(\d+)")
+_DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
+#: Field types of the base fields that are not text (CSV results carry no types).
+BASE_TYPES = {"IsConverted": "boolean", "IsDeleted": "boolean", "CreatedDate": "datetime",
+              "SystemModstamp": "datetime"}
+_NUMBER_TYPES = ("int", "double", "currency", "percent", "long")
 
 
 def _soql_dt(value: str) -> str:
@@ -38,10 +48,37 @@ def _soql_dt(value: str) -> str:
     return value[:19] + "Z"
 
 
+def _rest_datetime(value: str) -> str:
+    """Bulk CSV datetimes (``...000Z``) in the REST form (``...000+0000``), so both read paths
+    yield the same values and the same cursor."""
+    m = _DATETIME.match(value)
+    if not m:
+        return value
+    base, frac, zone = m.groups()
+    return f"{base}{frac or '.000'}{'+0000' if zone == 'Z' else zone.replace(':', '')}"
+
+
+def _typed(value: str | None, typ: str | None) -> object:
+    """A CSV cell as the REST API's JSON would have given it."""
+    if value is None or typ is None:
+        return value
+    if typ == "boolean":
+        return value.lower() == "true"
+    if typ == "datetime":
+        return _rest_datetime(value)
+    if typ in _NUMBER_TYPES:
+        try:
+            return int(value) if re.fullmatch(r"-?\d+", value) else float(value)
+        except ValueError:
+            return value
+    return value
+
+
 class SalesforceConnector(Connector):
     name = "salesforce"
     source_platform = "salesforce"
-    description = "Salesforce Leads and/or Contacts (OAuth client credentials or refresh token)."
+    description = ("Salesforce Leads and/or Contacts (OAuth client credentials, JWT bearer or "
+                   "refresh token; REST query or Bulk API 2.0).")
     options = (
         Option("login_url", "str", default="https://login.salesforce.com",
                env="SALESFORCE_LOGIN_URL",
@@ -55,7 +92,14 @@ class SalesforceConnector(Connector):
                help="Use the refresh-token flow instead of client credentials"),
         Option("auth", "choice", default="client_credentials",
                choices=("client_credentials", "refresh_token", "jwt"),
-               help="OAuth flow (jwt is not available: see docs)"),
+               help="OAuth flow; jwt needs pip install 'leadbridge[salesforce-jwt]'"),
+        Option("username", "str", env="SALESFORCE_USERNAME",
+               help="auth=jwt: the Salesforce username the app acts as (JWT sub)"),
+        Option("private_key_file", "path", env="SALESFORCE_PRIVATE_KEY_FILE",
+               help="auth=jwt: PEM RSA private key whose certificate is on the connected app"),
+        Option("audience", "str", env="SALESFORCE_AUDIENCE",
+               help="auth=jwt: JWT aud; default https://test.salesforce.com when login_url is "
+                    "test.salesforce.com, else https://login.salesforce.com"),
         Option("objects", "str", default="Lead", help="Lead, Contact or Lead,Contact"),
         Option("include_converted", "bool", default=False,
                help="Also read converted Leads (they exist as Contacts too)"),
@@ -63,6 +107,13 @@ class SalesforceConnector(Connector):
                help="Comma list of __c fields into custom_fields; '*' = every custom field"),
         Option("stop_at_usage", "float", default=0.9,
                help="Stop cleanly when this share of the daily API allocation is used"),
+        Option("bulk_threshold", "int", default=2000,
+               help="Read through a Bulk API 2.0 job when more rows than this are due "
+                    "(SELECT COUNT() first); 0 = always Bulk, a huge number = never"),
+        Option("bulk_max_records", "int", default=50_000,
+               help="Rows per Bulk result page (maxRecords)"),
+        Option("bulk_timeout_seconds", "float", default=3600.0,
+               help="Abort a Bulk job still running after this long"),
     )
 
     def __init__(self, **given: Any) -> None:
@@ -70,9 +121,12 @@ class SalesforceConnector(Connector):
         c = self.config
         problems = []
         if c["auth"] == "jwt":
-            problems.append("auth=jwt needs RS256 signing, and no crypto library is available "
-                            "to leadbridge; use client_credentials or refresh_token")
-        if not c.get("client_id") or not c.get("client_secret"):
+            missing = [f"{name} ({env})" for name, env in (
+                ("client_id", "SALESFORCE_CLIENT_ID"), ("username", "SALESFORCE_USERNAME"),
+                ("private_key_file", "SALESFORCE_PRIVATE_KEY_FILE")) if not c.get(name)]
+            if missing:
+                problems.append(f"auth=jwt needs {', '.join(missing)}")
+        elif not c.get("client_id") or not c.get("client_secret"):
             problems.append("set client_id and client_secret (SALESFORCE_CLIENT_ID, "
                             "SALESFORCE_CLIENT_SECRET)")
         if c["auth"] == "refresh_token" and not c.get("refresh_token"):
@@ -80,8 +134,14 @@ class SalesforceConnector(Connector):
         objs = [o.strip() for o in c["objects"].split(",") if o.strip()]
         if not objs or any(o not in BASE_FIELDS for o in objs):
             problems.append(f"objects must be Lead, Contact or both, not {c['objects']!r}")
+        if c["bulk_max_records"] < 1:
+            problems.append("bulk_max_records must be at least 1")
         if problems:
             raise OptionsError("salesforce", problems)
+        self._login_url = c.get("base_url") or c["login_url"]
+        self._audience = c.get("audience") or default_audience(self._login_url)
+        # parse the key now: a missing package or a bad file fails before anything is read
+        self._key = load_private_key(c["private_key_file"]) if c["auth"] == "jwt" else None
         self._objects = objs
         self._access: str | None = None
         self._instance: str | None = None
@@ -91,11 +151,7 @@ class SalesforceConnector(Connector):
     def _login(self) -> None:
         c = self.config
         assert self._http is not None
-        form = {"client_id": c["client_id"], "client_secret": c["client_secret"].reveal()}
-        if c["auth"] == "refresh_token":
-            form.update(grant_type="refresh_token", refresh_token=c["refresh_token"].reveal())
-        else:
-            form["grant_type"] = "client_credentials"
+        form = token_form(c, self._key, self._audience)
         resp = self._http.request("POST", "/services/oauth2/token", data=form, auth=False)
         body = resp.json()
         self._access, self._instance = body["access_token"], body["instance_url"].rstrip("/")
@@ -118,15 +174,15 @@ class SalesforceConnector(Connector):
 
     # -- reading -------------------------------------------------------------------------
     def records(self, state: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        login = self.config.get("base_url") or self.config["login_url"]
-        with HttpClient(login, name="Salesforce", auth=self._headers, refresh=self._login,
+        with HttpClient(self._login_url, name="Salesforce", auth=self._headers, refresh=self._login,
                         on_response=self._check) as http:
             self._http = http
             cursors = dict(state.get(CURSOR) or {})
             for obj in self._objects:
                 for rec, cur in self._read(http, obj, cursors.get(obj)):
-                    cursors[obj] = cur
-                    state[CURSOR] = dict(cursors)
+                    if cur is not None:
+                        cursors[obj] = cur
+                        state[CURSOR] = dict(cursors)
                     if rec is not None:
                         yield rec
 
@@ -135,26 +191,32 @@ class SalesforceConnector(Connector):
             self._login()
         return f"{self._instance}{path}"
 
-    def _fields(self, http: HttpClient, obj: str) -> tuple[list[str], list[str]]:
+    def _fields(self, http: HttpClient, obj: str) -> tuple[list[str], list[str], dict[str, str]]:
+        """(SELECT list, custom fields asked for, field types for typing CSV cells)."""
         wanted = [f.strip() for f in self.config["custom_fields"].split(",") if f.strip()]
         if not wanted:
-            return list(BASE_FIELDS[obj]), []
+            return list(BASE_FIELDS[obj]), [], dict(BASE_TYPES)
         desc = http.get_json(self._api(f"/services/data/{API}/sobjects/{obj}/describe"))
         custom = [f["name"] for f in desc["fields"] if f.get("custom")]
+        types = {**{f["name"]: f.get("type", "string") for f in desc["fields"]}, **BASE_TYPES}
         if wanted == ["*"]:
             wanted = custom
         missing = [w for w in wanted if w not in custom]
         if missing:
             raise OptionsError("salesforce", [f"custom_fields not on {obj}: {', '.join(missing)}"])
-        return [*BASE_FIELDS[obj], *wanted], wanted
+        return [*BASE_FIELDS[obj], *wanted], wanted, types
 
     def _read(self, http: HttpClient, obj: str, cursor: dict | None) -> Iterator[tuple]:
-        fields, custom = self._fields(http, obj)
+        fields, custom, types = self._fields(http, obj)
         where = ""
         if cursor:
             ts = _soql_dt(cursor["ts"])
             where = (f" WHERE SystemModstamp > {ts} OR "
-                     f"(SystemModstamp = {ts} AND Id > '{cursor['id']}')")
+                     f"(SystemModstamp = {ts} AND Id > '{_quote_id(cursor['id'])}')")
+        if self._bulk_due(http, obj, where):
+            yield from self._read_bulk(http, obj, f"SELECT {', '.join(fields)} FROM {obj}{where}",
+                                       custom, types)
+            return
         soql = f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp, Id"
         url = self._api(f"/services/data/{API}/queryAll?q={quote(soql)}")
         while True:
@@ -166,6 +228,37 @@ class SalesforceConnector(Connector):
             if page.get("done", True) or not nxt:
                 return
             url = self._api(nxt)
+
+    def _bulk_due(self, http: HttpClient, obj: str, where: str) -> bool:
+        """True when more rows than ``bulk_threshold`` are due (one COUNT() query decides)."""
+        threshold = self.config["bulk_threshold"]
+        if threshold <= 0:
+            return True
+        soql = f"SELECT COUNT() FROM {obj}{where}"
+        page = http.get_json(self._api(f"/services/data/{API}/queryAll?q={quote(soql)}"))
+        return int(page.get("totalSize") or 0) > threshold
+
+    def _read_bulk(self, http: HttpClient, obj: str, soql: str, custom: list[str],
+                   types: dict[str, str]) -> Iterator[tuple]:
+        """Rows in the job's order; the cursor is the highest (SystemModstamp, Id), set last."""
+        high: tuple[str, str] | None = None
+        for cells in bulk_query(http, self._api(f"/services/data/{API}"), soql, what=obj,
+                                max_records=self.config["bulk_max_records"],
+                                timeout=self.config["bulk_timeout_seconds"]):
+            row: dict[str, Any] = {}
+            for name, value in cells.items():
+                if "." in name:  # child-to-parent column, e.g. Owner.Email
+                    parent, child = name.split(".", 1)
+                    row.setdefault(parent, {})[child] = value
+                else:
+                    row[name] = _typed(value, types.get(name))
+            key = (row["SystemModstamp"][:23], row["Id"])
+            if high is None or key > high:
+                high = key
+                top = {"ts": row["SystemModstamp"], "id": row["Id"]}
+            yield self._record(obj, row, custom), None
+        if high is not None:
+            yield None, top
 
     def _record(self, obj: str, row: dict, custom: list[str]) -> dict[str, Any] | None:
         if row.get("IsDeleted"):
@@ -193,6 +286,11 @@ class SalesforceConnector(Connector):
             "created_at": row.get("CreatedDate"),
             "updated_at": row.get("SystemModstamp"),
         }
+
+
+def _quote_id(value: str) -> str:
+    """A record Id inside a SOQL string literal (Ids are alphanumeric; escape anyway)."""
+    return str(value).replace("\\", "\\\\").replace("'", "\\'")
 
 
 @hookimpl

@@ -1,0 +1,122 @@
+"""Turn a loaded file table into canonical Arrow batches plus one rejected record per bad line.
+
+Why separate: CSV and JSON Lines differ only in how a column's value is read (``c3`` versus a
+JSON pointer); ids, duplicates, line numbers, the MEGA value lists and custom fields are the
+same rules, written once, in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..mega_model import SOURCE_PLATFORMS, SOURCE_TYPES
+from ._csv_read import Rejected, number_lines
+from ._headers import Mapping
+
+#: Common spellings of MEGA's source_platform / source_type values (after slugging).
+PLATFORM_WORDS = {
+    "facebook": "meta_ads", "facebook_ads": "meta_ads", "instagram": "meta_ads",
+    "meta": "meta_ads", "fb": "meta_ads", "adwords": "google_ads", "google_adwords": "google_ads",
+    "ppc": "google_ads", "google": "google_organic", "organic": "google_organic",
+    "seo": "google_organic", "website": "direct", "walk_in": "direct", "referred": "referral",
+}
+TYPE_WORDS = {
+    "web_form": "form", "webform": "form", "website_form": "form", "phone": "phone_call",
+    "call": "phone_call", "inbound_call": "phone_call", "text": "sms", "live_chat": "chat",
+    "e_mail": "email", "imported": "import", "csv": "import",
+}
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _slug(expr: str) -> str:
+    return (f"nullif(trim(regexp_replace(lower(trim({expr})), '[^a-z0-9]+', '_', 'g'), '_'), "
+            "'')")
+
+
+def _enum(expr: str, allowed: tuple[str, ...], words: dict[str, str]) -> tuple[str, str]:
+    """(SQL of the MEGA value or NULL, SQL of the raw value when it is not one of them)."""
+    slug = _slug(expr)
+    cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in words.items())
+    allowed_sql = ", ".join(_lit(a) for a in allowed)
+    value = f"(CASE WHEN {slug} IN ({allowed_sql}) THEN {slug} ELSE (CASE {slug} {cases} END) END)"
+    return value, f"CASE WHEN {value} IS NULL THEN {expr} END"
+
+
+@dataclass
+class Table:
+    """How to read the loaded table ``t``: per-column SQL, which rows are records, and why
+    a row is bad (SQL, NULL when good); ``first_line`` is the first data line's number."""
+
+    value_sql: list[str]
+    custom_sql: list[str]
+    record_sql: str
+    bad_sql: str
+    spans_sql: str
+    first_line: int
+    rejects: list[Rejected] = field(default_factory=list)
+
+
+def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table,
+         batch_size: int) -> Iterator[pa.RecordBatch | dict[str, Any]]:
+    """Good rows as Arrow batches (file order), then one rejected record per bad line."""
+    id_sql = (f"nullif(trim({tab.value_sql[m.id_column]}), '')"
+              if m.id_column is not None else None)
+    bad_parts = [f"SELECT rowid AS rid, {tab.bad_sql} AS reason, NULL AS keep FROM t "
+                 f"WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NOT NULL"]
+    if id_sql is not None:
+        header = m.headers[m.id_column]
+        bad_parts.append(
+            f"SELECT rowid, {_lit(f'empty id (column {header!r})')}, NULL FROM t "
+            f"WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NULL")
+        bad_parts.append(f"""
+            SELECT rid, 'duplicate id ' || to_json(id) || ': a later line has the same id and is kept',
+                   first_rid FROM (
+              SELECT rowid AS rid, {id_sql} AS id, row_number() OVER w AS n,
+                     first_value(rowid) OVER w AS first_rid
+              FROM t WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NOT NULL
+              WINDOW w AS (PARTITION BY {id_sql} ORDER BY rowid DESC)) WHERE n > 1""")
+    con.execute("CREATE OR REPLACE TEMP TABLE bad AS " + " UNION ALL ".join(bad_parts))
+    bad_count = con.execute("SELECT count(*) FROM bad").fetchall()[0][0]
+    need_lines = id_sql is None or bad_count > 0
+    if need_lines:
+        number_lines(con, tab.first_line, tab.spans_sql, tab.rejects)
+    cols = [f"{id_sql if id_sql else 'CAST(lines.line AS VARCHAR)'} AS source_id"]
+    custom = [(m.custom[i], tab.custom_sql[i]) for i in sorted(m.custom)]
+    for name, i in m.fields.items():
+        expr = tab.value_sql[i]
+        if name == "source_platform":
+            expr, raw = _enum(expr, SOURCE_PLATFORMS, PLATFORM_WORDS)
+            custom.append((m.headers[i].strip() or name, raw))
+        elif name == "source_type":
+            expr, raw = _enum(expr, SOURCE_TYPES, TYPE_WORDS)
+            custom.append((m.headers[i].strip() or name, raw))
+        cols.append(f"{expr} AS {name}")
+    if custom:
+        args = ", ".join(f"{_lit(k)}, {v}" for k, v in custom)
+        cols.append(f"json_object({args}) AS custom_fields")
+    join = "LEFT JOIN lines ON lines.rid = t.rowid" if need_lines else ""
+    anti = "AND t.rowid NOT IN (SELECT rid FROM bad)" if bad_count else ""
+    sql = (f"SELECT {', '.join(cols)} FROM t {join} WHERE {tab.record_sql} {anti} "
+           "ORDER BY t.rowid")
+    bad_rows = con.execute("""
+        SELECT l.line, b.reason, k.line FROM bad b JOIN lines l ON l.rid = b.rid
+        LEFT JOIN lines k ON k.rid = b.keep ORDER BY l.line""").fetchall() if bad_count else []
+    reader = con.sql(sql).to_arrow_reader(batch_size)
+    for batch in reader:
+        if batch.num_rows:
+            yield batch
+    for line, reason, kept in bad_rows:
+        if kept is not None:
+            reason = reason.replace("a later line", f"line {kept}")
+        yield {"source_id": f"line:{line}", "reject_reason": f"line {line}: {reason}"}
+    for r in tab.rejects:
+        yield {"source_id": f"line:{r.line}", "reject_reason": f"line {r.line}: {r.reason}"}
+

@@ -1,0 +1,129 @@
+"""Decide a text file's encoding and give DuckDB a UTF-8 file, never silent mojibake.
+
+Why: DuckDB reads UTF-8 fast and flags undecodable lines itself (with line numbers), so the
+connector always hands it UTF-8. A file in another encoding (named by the user, announced by
+a BOM, or detected) is transcoded once, in large chunks (C speed, not per row), to a temporary
+UTF-8 copy; a byte that is undecodable in that encoding is written as an invalid UTF-8 byte
+(0xFF) so that DuckDB rejects exactly that line with its number instead of guessing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+
+CHUNK = 8 << 20
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: Well-formed multi-byte UTF-8 sequences (a file holding some is UTF-8, maybe with bad lines).
+_UTF8_MULTI = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH = re.compile(rb"[\x80-\xff]")
+
+
+def _mark_bad(exc: UnicodeError) -> tuple[str, int]:
+    """Error handler: each undecodable byte becomes a lone surrogate written back as 0xFF."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "\udcff" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error("leadbridge_mark", _mark_bad)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The encoding in use, why, and the UTF-8 file DuckDB should read."""
+
+    encoding: str
+    reason: str
+    utf8_path: Path
+
+
+def canonical(name: str) -> str:
+    """A Python codec name for ``--encoding``; ConfigError for an unknown one."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise ConfigError(f"unknown encoding {name!r} (try utf-8, cp1252, latin-1, utf-16)") from None
+
+
+def sniff(path: Path) -> tuple[str, str]:
+    """(encoding, reason) without reading the file into memory.
+
+    A BOM decides. Else: valid UTF-8 everywhere -> utf-8. Else, when well-formed multi-byte
+    sequences outnumber the stray high bytes, it is UTF-8 with a few bad lines (reported as
+    such); otherwise it is a one-byte Windows/Latin encoding: cp1252 when every byte is
+    defined there, else latin-1. Mostly-NUL halves without a BOM mean UTF-16.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+        for bom, enc in _BOMS:
+            if head.startswith(bom):
+                return enc, "byte order mark"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        valid_utf8 = True
+        multi = high = 0
+        cp1252_ok = True
+        first = True
+        while chunk := fh.read(CHUNK):
+            if first:
+                first = False
+                sample = chunk[:4096]
+                if len(sample) >= 4 and sample.count(0) * 3 > len(sample):
+                    evens, odds = sample[0::2].count(0), sample[1::2].count(0)
+                    return ("utf-16-le" if odds > evens else "utf-16-be"), "NUL byte pattern"
+            if valid_utf8:
+                try:
+                    decoder.decode(chunk)
+                    continue
+                except UnicodeDecodeError:
+                    valid_utf8 = False
+            multi += len(_UTF8_MULTI.findall(chunk))
+            high += len(_HIGH.findall(chunk))
+            if cp1252_ok:
+                try:
+                    chunk.decode("cp1252")
+                except UnicodeDecodeError:
+                    cp1252_ok = False
+        if valid_utf8:
+            try:
+                decoder.decode(b"", final=True)
+                return "utf-8", "valid UTF-8"
+            except UnicodeDecodeError:
+                return "utf-8", "UTF-8 (truncated last character)"
+    if multi * 2 >= high - multi * 2 and multi > 0:
+        return "utf-8", "UTF-8 with undecodable bytes on some lines"
+    if cp1252_ok:
+        return "cp1252", "not UTF-8; every byte is valid Windows-1252"
+    return "latin-1", "not UTF-8 nor Windows-1252"
+
+
+def decide(path: Path, given: str | None, workdir: Path) -> Decided:
+    """The encoding (given or sniffed) and a UTF-8 file for DuckDB (the original when it is
+    UTF-8 already, a transcoded copy in ``workdir`` otherwise)."""
+    if given:
+        enc, reason = canonical(given), "given"
+        if enc == "utf-8":
+            with path.open("rb") as fh:
+                if fh.read(3) == codecs.BOM_UTF8:
+                    enc = "utf-8-sig"
+    else:
+        enc, reason = sniff(path)
+    if enc in ("utf-8", "utf-8-sig"):  # DuckDB skips a UTF-8 BOM itself
+        return Decided(enc, reason, path)
+    out = workdir / (path.stem + ".utf8")
+    decoder = codecs.getincrementaldecoder(enc)(errors="leadbridge_mark")
+    with path.open("rb") as src, out.open("wb") as dst:
+        while chunk := src.read(CHUNK):
+            dst.write(decoder.decode(chunk).encode("utf-8", "surrogateescape"))
+        dst.write(decoder.decode(b"", final=True).encode("utf-8", "surrogateescape"))
+    return Decided(enc, reason, out)

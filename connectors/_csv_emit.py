@@ -50,6 +50,10 @@ def _enum(expr: str, allowed: tuple[str, ...], words: dict[str, str]) -> tuple[s
     return value, f"CASE WHEN {value} IS NULL THEN {expr} END"
 
 
+ENUMS = {"source_platform": (SOURCE_PLATFORMS, PLATFORM_WORDS),
+         "source_type": (SOURCE_TYPES, TYPE_WORDS)}
+
+
 @dataclass
 class Table:
     """How to read the loaded table ``t``: per-column SQL, which rows are records, and why
@@ -66,7 +70,7 @@ class Table:
 
 def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table,
          batch_size: int) -> Iterator[pa.RecordBatch | dict[str, Any]]:
-    """Good rows as Arrow batches (file order), then one rejected record per bad line."""
+    """Good rows as Arrow batches, then one rejected record per bad line."""
     id_sql = (f"nullif(trim({tab.value_sql[m.id_column]}), '')"
               if m.id_column is not None else None)
     bad_parts = [f"SELECT rowid AS rid, {tab.bad_sql} AS reason, NULL AS keep FROM t "
@@ -76,6 +80,10 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table,
         bad_parts.append(
             f"SELECT rowid, {_lit(f'empty id (column {header!r})')}, NULL FROM t "
             f"WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NULL")
+        ok = f"{tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NOT NULL"
+        rows, distinct = con.execute(
+            f"SELECT count(*), count(DISTINCT {id_sql}) FROM t WHERE {ok}").fetchall()[0]
+    if id_sql is not None and rows != distinct:
         bad_parts.append(f"""
             SELECT rid, 'duplicate id ' || to_json(id) || ': a later line has the same id and is kept',
                    first_rid FROM (
@@ -90,22 +98,30 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table,
         number_lines(con, tab.first_line, tab.spans_sql, tab.rejects)
     cols = [f"{id_sql if id_sql else 'CAST(lines.line AS VARCHAR)'} AS source_id"]
     custom = [(m.custom[i], tab.custom_sql[i]) for i in sorted(m.custom)]
+    joins = []
     for name, i in m.fields.items():
         expr = tab.value_sql[i]
-        if name == "source_platform":
-            expr, raw = _enum(expr, SOURCE_PLATFORMS, PLATFORM_WORDS)
-            custom.append((m.headers[i].strip() or name, raw))
-        elif name == "source_type":
-            expr, raw = _enum(expr, SOURCE_TYPES, TYPE_WORDS)
-            custom.append((m.headers[i].strip() or name, raw))
+        if name in ENUMS:
+            # few distinct values: slug them once in a lookup table, join it back
+            allowed, words = ENUMS[name]
+            value, _ = _enum("raw", allowed, words)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _enum_{name} AS SELECT raw, {value} AS val "
+                        f"FROM (SELECT DISTINCT {expr} AS raw FROM t WHERE {tab.record_sql})")
+            joins.append(f"LEFT JOIN _enum_{name} ON _enum_{name}.raw = {expr}")
+            custom.append((m.headers[i].strip() or name,
+                           f"CASE WHEN _enum_{name}.val IS NULL THEN {expr} END"))
+            expr = f"_enum_{name}.val"
         cols.append(f"{expr} AS {name}")
     if custom:
         args = ", ".join(f"{_lit(k)}, {v}" for k, v in custom)
         cols.append(f"json_object({args}) AS custom_fields")
-    join = "LEFT JOIN lines ON lines.rid = t.rowid" if need_lines else ""
+    if need_lines:
+        joins.append("LEFT JOIN lines ON lines.rid = t.rowid")
+    join = " ".join(joins)
     anti = "AND t.rowid NOT IN (SELECT rid FROM bad)" if bad_count else ""
-    sql = (f"SELECT {', '.join(cols)} FROM t {join} WHERE {tab.record_sql} {anti} "
-           "ORDER BY t.rowid")
+    # no ORDER BY: nothing downstream depends on the order (ids are unique by now) and
+    # sorting a million rows would cost more than reading them
+    sql = f"SELECT {', '.join(cols)} FROM t {join} WHERE {tab.record_sql} {anti}"
     bad_rows = con.execute("""
         SELECT l.line, b.reason, k.line FROM bad b JOIN lines l ON l.rid = b.rid
         LEFT JOIN lines k ON k.rid = b.keep ORDER BY l.line""").fetchall() if bad_count else []

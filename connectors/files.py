@@ -95,7 +95,8 @@ class _FileConnector(Connector):
         with tempfile.TemporaryDirectory(prefix="leadbridge-file-") as tmp:
             con = duckdb.connect()
             try:
-                con.execute(f"SET temp_directory = '{tmp}'")
+                con.execute("SET enable_progress_bar = false")
+                con.execute("SET temp_directory = ?", [tmp])
                 decided = decide(path, self.config["encoding"] or None, Path(tmp))
                 self.encoding_used = (decided.encoding, decided.reason)
                 mapping, table = self._load(con, decided.utf8_path, repr(str(path)))

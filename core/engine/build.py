@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..workspace import Workspace
 from .cluster import components
 from .conflicts import find_conflicts
+from .custom import CustomLayout
 from .golden import build_golden
 from .merge import merge
 from .normalize import DELETED, NO_CONTACT, normalize
@@ -70,7 +71,7 @@ def _effective(ws: Workspace) -> None:
     """)
 
 
-def _groups(ws: Workspace, options: EngineOptions) -> None:
+def _groups(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> None:
     """lb_grp (narrow): each eligible record's group; lb_mrec: a view of what each record
     may contribute to its golden row."""
     con = ws.con
@@ -107,7 +108,9 @@ def _groups(ws: Workspace, options: EngineOptions) -> None:
     con.execute("""
         INSERT INTO lb_grp SELECT rid, -1 - rid, false FROM lb_state
         WHERE reject_reason IS NULL AND ekey IS NULL AND pkey IS NULL""")
-    con.execute("""
+    cf = ("custom" if options.household == "merge" else  # phone_elsewhere is always false
+          layout.with_household("custom", "phone_clean", "phone_elsewhere"))
+    con.execute(f"""
         CREATE OR REPLACE TEMP VIEW lb_mrec AS
         SELECT rid, grp, source, source_id, recency_us,
           coalesce(created_us, -9223372036854775807) AS created_us, name,
@@ -115,9 +118,7 @@ def _groups(ws: Workspace, options: EngineOptions) -> None:
           CASE WHEN pkey IS NOT NULL AND NOT phone_elsewhere THEN phone_clean END AS phone_send,
           CASE WHEN NOT phone_elsewhere THEN pkey END AS pkey_send, pkey,
           source_platform, source_type, stage_slug, owner_id, lead_line,
-          CASE WHEN NOT phone_elsewhere THEN custom ELSE list_sort(list_concat(
-            list_filter(custom, lambda x: x.key <> 'household_phone'),
-            [{'key': 'household_phone', 'value': phone_clean}])) END AS cf
+          {cf} AS cf
         FROM (SELECT r.*, s.ekey, s.pkey, g.grp, g.phone_elsewhere
               FROM lb_grp g JOIN lb_state s USING (rid) JOIN lb_norm r USING (rid))
     """)
@@ -154,12 +155,12 @@ def build(ws: Workspace, options: EngineOptions | None = None) -> BuildResult:
     con.execute("SET preserve_insertion_order = false")
     try:
         with ws.transaction():
-            normalize(ws, options)
+            layout = normalize(ws, options)
             detect(ws, options)
             _effective(ws)
             rounds = components(ws, "lb_eligible")
-            _groups(ws, options)
-            build_golden(ws, merge(ws, options))
+            _groups(ws, options, layout)
+            build_golden(ws, merge(ws, options, layout), layout)
             find_conflicts(ws)
             _lineage(ws)
             stats = con.execute("""

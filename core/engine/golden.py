@@ -9,19 +9,14 @@ tests/properties checks both agree. ``content_hash`` is sha256 of that JSON with
 from __future__ import annotations
 
 from ..workspace import Workspace
+from .custom import CustomLayout
 
 
 def _field(name: str, expr: str) -> str:
     return f"CASE WHEN {expr} IS NOT NULL AND {expr} <> '' THEN '\"{name}\":' || to_json({expr}) END"
 
 
-def cf_json(col: str) -> str:
-    """SQL: canonical JSON object text of a sorted list of {key, value} structs, or NULL."""
-    return (f"CASE WHEN len({col}) > 0 THEN '{{' || array_to_string(list_transform({col}, "
-            f"lambda x: to_json(x.key) || ':' || to_json(x.value)), ',') || '}}' END")
-
-
-def build_golden(ws: Workspace, fields: str) -> None:
+def build_golden(ws: Workspace, fields: str, layout: CustomLayout) -> None:
     """Create ``golden`` from the merged ``fields`` relation and ``lb_group_ref``."""
     before = ["contact_email", "contact_name", "contact_phone"]
     after_cf = ["lead_line", "owner_id"]
@@ -35,7 +30,7 @@ def build_golden(ws: Workspace, fields: str) -> None:
         WITH g AS (
           SELECT r.row_ref, f.contact_name, f.contact_email, f.contact_phone, f.source_platform,
                  f.source_type, f.stage_slug, f.owner_id, f.lead_line,
-                 {cf_json('f.cf')} AS custom_fields, f.email_key, f.phone_key,
+                 {layout.to_json('f.cf')} AS custom_fields, f.email_key, f.phone_key,
                  r.records, r.first_source, r.first_source_id, r.sort_key
           FROM ({fields}) f JOIN lb_group_ref r USING (grp)
         ), j AS (

@@ -8,6 +8,7 @@ key. Single-record clusters (most of them) skip the aggregation entirely.
 from __future__ import annotations
 
 from ..workspace import Workspace
+from .custom import CustomLayout, lit
 from .options import EngineOptions
 
 #: golden column -> (value expression over lb_mrec, grouping expression for most_frequent)
@@ -45,7 +46,40 @@ def _pick(rule: str, value: str, payload: str) -> str:
     return f"arg_max({payload}, {ORDER}) {filt}"  # newest (most_frequent handled apart)
 
 
-def merge(ws: Workspace, options: EngineOptions) -> str:
+def _long_custom(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[str],
+                 grouped: str) -> None:
+    """``_lb_gf_multi`` with custom fields merged in long form (key, value) rows: the list
+    layout, and ``most_frequent`` (which counts values per key) for either layout."""
+    con = ws.con
+    if cf_rule == "most_frequent":
+        cf_pick = ("arg_max(value, {'n': n, 'o': o}) AS value FROM (SELECT grp, key, value, "
+                   f"count(*) AS n, max({ORDER}) AS o FROM _lb_cf GROUP BY grp, key, value)")
+    else:
+        cf_pick = _pick(cf_rule, "value", "value") + " AS value FROM _lb_cf"
+    if layout.is_struct:
+        items = ", ".join(f"{{'key': {lit(k)}, 'value': {layout.field('cf', k)}}}"
+                          for k in layout.keys or ())
+        entries = f"list_filter([{items}], lambda x: x.value IS NOT NULL)"
+        packed = layout.pack({k: f"any_value(value) FILTER (WHERE key = {lit(k)})"
+                              for k in layout.keys or ()})
+    else:
+        entries = "cf"
+        packed = "list({'key': key, 'value': value} ORDER BY key)"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lb_cf AS
+        SELECT grp, ord, prio, e.key AS key, e.value AS value
+        FROM (SELECT grp, ord, prio, unnest({entries}) AS e FROM _lb_mm)""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS
+        SELECT {', '.join(cols)}, g.grp, coalesce(c.cf, {layout.empty()}) AS cf
+        FROM ({grouped}) g
+        LEFT JOIN (
+          SELECT grp, {packed} AS cf FROM (
+            SELECT grp, key, {cf_pick} GROUP BY grp, key) GROUP BY grp) c USING (grp)""")
+    con.execute("DROP TABLE _lb_cf")
+
+
+def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
     """Aggregate multi-record groups into ``_lb_gf_multi``; return a SQL relation of every
     group's merged fields (grp, golden columns, email_key, phone_key, cf)."""
     con = ws.con
@@ -76,15 +110,11 @@ def merge(ws: Workspace, options: EngineOptions) -> str:
         else:
             selects.append(f"{_pick(rule, value, payload)} AS {col}")
     cf_rule = options.rule("custom_fields")
-    if cf_rule == "most_frequent":
-        cf_pick = ("arg_max(value, {'n': n, 'o': o}) AS value FROM (SELECT grp, key, value, "
-                   f"count(*) AS n, max({ORDER}) AS o FROM _lb_cf GROUP BY grp, key, value)")
-    else:
-        cf_pick = _pick(cf_rule, "value", "value") + " AS value FROM _lb_cf"
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _lb_cf AS
-        SELECT grp, ord, prio, e.key AS key, e.value AS value
-        FROM (SELECT *, unnest(cf) AS e FROM _lb_mm WHERE len(cf) > 0)""")
+    direct = layout.is_struct and cf_rule != "most_frequent"
+    if direct:  # key by key as plain aggregates of the struct's fields
+        selects.append(layout.pack({
+            k: _pick(cf_rule, layout.field("cf", k), layout.field("cf", k))
+            for k in layout.keys or ()}) + " AS cf")
     cols = []
     for col in FIELDS:
         if col == "contact_email":
@@ -93,15 +123,13 @@ def merge(ws: Workspace, options: EngineOptions) -> str:
             cols += ["(g.contact_phone).v AS contact_phone", "(g.contact_phone).k AS phone_key"]
         else:
             cols.append(f"g.{col}")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS
-        SELECT {', '.join(cols)}, g.grp, coalesce(c.cf, []) AS cf
-        FROM (SELECT grp, {', '.join(selects)} FROM _lb_mm {' '.join(joins)} GROUP BY grp) g
-        LEFT JOIN (
-          SELECT grp, list({{'key': key, 'value': value}} ORDER BY key) AS cf FROM (
-            SELECT grp, key, {cf_pick} GROUP BY grp, key) GROUP BY grp) c USING (grp)""")
+    grouped = f"SELECT grp, {', '.join(selects)} FROM _lb_mm {' '.join(joins)} GROUP BY grp"
+    if direct:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS "
+                    f"SELECT {', '.join(cols)}, g.grp, g.cf FROM ({grouped}) g")
+    else:
+        _long_custom(ws, layout, cf_rule, cols, grouped)
     con.execute("DROP TABLE _lb_mm")
-    con.execute("DROP TABLE _lb_cf")
     return """
         SELECT contact_name, contact_email, email_key, contact_phone, phone_key,
                source_platform, source_type, stage_slug, owner_id, lead_line, grp, cf

@@ -12,6 +12,7 @@ import json
 from ..mega_model import LEAD_LINES, PHONE_KEY_DIGITS, SOURCE_PLATFORMS, SOURCE_TYPES
 from ..workspace import Workspace
 from . import phones
+from .custom import HOUSEHOLD_KEY, CustomLayout
 from .options import EngineOptions
 
 NO_CONTACT = "no usable name, email or phone"
@@ -29,46 +30,50 @@ def _map_table(ws: Workspace, name: str, mapping: dict[str, str] | None) -> None
                            [[k, v] for k, v in mapping.items()])
 
 
-def _custom_sql(ws: Workspace, engine: dict[str, str]) -> tuple[str, str]:
-    """(extra column for the records scan, SQL of the custom fields as a key-sorted list of
-    non-empty {key, value}) — the source's custom fields plus leadbridge's own (``engine``:
-    key -> SQL value, which wins over a source key of the same name).
+def _custom_sql(ws: Workspace, engine: dict[str, str],
+                extra_keys: tuple[str, ...] = ()) -> tuple[str, str, CustomLayout]:
+    """(extra column for the records scan, SQL of the custom fields, their layout) — the
+    source's custom fields plus leadbridge's own (``engine``: key -> SQL value, which wins
+    over a source key of the same name; ``extra_keys``: keys filled in later steps).
 
     Casting JSON to MAP costs ~4 us a row; when the distinct keys are few (a file's extra
-    columns) a struct transform with every key is ten times faster, and the list comes out
-    sorted with no per-row sort. Keys differing only by case (struct fields are
-    case-insensitive) or very many keys take the MAP cast.
+    columns) a struct transform with every key is ten times faster, and the result stays a
+    STRUCT through merge and JSON (see ``custom.py``). Keys differing only by case (struct
+    fields are case-insensitive) or very many keys take the MAP cast and the list form.
     """
     valid = ("CASE WHEN json_valid(r.custom_fields) AND json_type(r.custom_fields) = 'OBJECT' "
              "THEN r.custom_fields END")
     keys = sorted(k for (k,) in ws.con.execute(
         f"SELECT DISTINCT unnest(json_keys({valid})) FROM records r").fetchall())
     nonempty = "lambda x: x.value IS NOT NULL AND x.value <> ''"
-    if len(keys) <= 256 and len({k.lower() for k in keys}) == len(keys):
+    layout = CustomLayout.choose(ws.con, keys, [*engine, *extra_keys])
+    if layout.is_struct:
         spec = json.dumps({k: "VARCHAR" for k in keys}, ensure_ascii=False).replace("'", "''")
         extra = f"json_transform({valid}, '{spec}') AS _cfs" if keys else "NULL AS _cfs"
-        items = []
-        for key in sorted(set(keys) | set(engine)):
+        values = {}
+        for key in layout.keys or ():
             source = f"struct_extract(r._cfs, {_lit(key)})" if key in keys else None
             value = engine.get(key)
             value = (f"coalesce({value}, {source})" if value and source else value or source)
-            items.append(f"{{'key': {_lit(key)}, 'value': {value}}}")
-        return extra, f"list_filter([{', '.join(items)}], {nonempty})"
+            if value:
+                values[key] = f"nullif({value}, '')"
+        return extra, layout.pack(values), layout
     engine_items = ", ".join(f"{{'key': {_lit(k)}, 'value': {v}}}" for k, v in sorted(engine.items()))
     engine_keys = ", ".join(_lit(k) for k in engine)
     return "NULL AS _cfs", (
         f"list_sort(list_concat(list_filter(map_entries(coalesce(try_cast(try_cast({valid} "
         f"AS JSON) AS MAP(VARCHAR, VARCHAR)), MAP {{}})), lambda x: x.value IS NOT NULL AND "
         f"x.value <> '' AND NOT list_contains([{engine_keys}], x.key)), "
-        f"list_filter([{engine_items}], {nonempty})))")
+        f"list_filter([{engine_items}], {nonempty})))"), layout
 
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def normalize(ws: Workspace, options: EngineOptions) -> None:
-    """Create temp ``lb_norm``: one row per staged record with keys, flags and cleaned values."""
+def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
+    """Create temp ``lb_norm``: one row per staged record with keys, flags and cleaned values;
+    return the layout of its ``custom`` column."""
     con = ws.con
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lb_phone_raw AS
@@ -98,10 +103,10 @@ def normalize(ws: Workspace, options: EngineOptions) -> None:
         "THEN lb_strip(r.owner) END"
     )
     owner_raw = "nullif(lb_strip(r.owner), '')"
-    cf_extra, custom_sql = _custom_sql(ws, {
+    cf_extra, custom_sql, layout = _custom_sql(ws, {
         "phone_extension": "p.ext",
         "source_owner": f"CASE WHEN ({owner_expr}) IS NULL THEN {owner_raw} END",
-    })
+    }, (HOUSEHOLD_KEY,) if options.household == "separate" else ())
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lb_norm AS
         WITH base AS (
@@ -143,3 +148,4 @@ def normalize(ws: Workspace, options: EngineOptions) -> None:
           coalesce(updated_us, created_us, -9223372036854775807) AS recency_us
         FROM base
     """)
+    return layout

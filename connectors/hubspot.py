@@ -3,8 +3,10 @@
 Why this shape: a full sync pages the list endpoint (no 10,000 cap); an incremental sync uses
 search on ``lastmodifieddate`` (ascending) in windows that restart from the last timestamp seen
 before the 10,000-result cap, with a lookback, deduplicated by id — so equal timestamps at a
-page or window boundary never lose a contact. Owners become owner emails; archived contacts are
-reported ``deleted``.
+page or window boundary never lose a contact. The cursor saved is ``min(run start, newest
+seen)`` so a contact edited while a long run reads is re-read next time. Long property lists
+are split across several list requests (URL length) and merged by id. Owners become owner
+emails; archived contacts and contacts merged away are reported ``deleted``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -24,11 +27,27 @@ from ._http import HttpClient, base_url_option
 BASE_PROPERTIES = (
     "email", "firstname", "lastname", "phone", "mobilephone", "hs_additional_emails",
     "lifecyclestage", "hs_lead_status", "hubspot_owner_id", "createdate", "lastmodifieddate",
-    "company",
+    "company", "hs_merged_object_ids",
 )
 SEARCH_CAP = 10_000
+#: Airbyte splits list-endpoint property lists at ~15,000 URL characters (reference 1.3).
+PROPERTIES_CHARS = 15_000
 PAGE = 100
 CURSOR = "hubspot_lastmodified_ms"
+
+
+def property_chunks(props: list[str], max_chars: int) -> list[list[str]]:
+    """Split ``props`` so each comma-joined, URL-encoded list stays under ``max_chars``."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for prop in props:
+        cost = len(quote(prop, safe="")) + 3  # the name and its encoded comma
+        if chunks[-1] and size + cost > max_chars:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(prop)
+        size += cost
+    return chunks
 
 
 def _ms(value: str | None) -> int | None:
@@ -66,6 +85,9 @@ class HubSpotConnector(Connector):
                help="HubSpot's search result cap (10,000); lower only for tests"),
         Option("include_archived", "bool", default=True,
                help="Report archived contacts as deleted records"),
+        Option("properties_chars", "int", default=PROPERTIES_CHARS,
+               help="Split list-request property names into chunks of at most this many URL "
+                    "characters (HubSpot refuses over-long URLs with 414)"),
     )
 
     def __init__(self, **given: Any) -> None:
@@ -77,35 +99,54 @@ class HubSpotConnector(Connector):
         if c.get("refresh_token") and not (c.get("client_id") and c.get("client_secret")):
             raise OptionsError("hubspot", ["refresh_token needs client_id and client_secret "
                                "(HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET)"])
+        if c["properties_chars"] < 100:
+            raise OptionsError("hubspot", ["properties_chars must be at least 100"])
         self._access = c["token"].reveal() if c.get("token") else None
+        self._refresh_value = c["refresh_token"].reveal() if c.get("refresh_token") else None
+        self._renew_at: float | None = None  # monotonic time to renew an OAuth access token
         self._http: HttpClient | None = None
 
     # -- auth ----------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
-        if self._access is None:
+        # HubSpot asks clients to renew from expires_in, not to wait for a 401
+        if self._access is None or (self._renew_at is not None
+                                    and time.monotonic() >= self._renew_at):
             self._refresh()
         return {"Authorization": f"Bearer {self._access}"}
 
     def _refresh(self) -> None:
         c = self.config
-        if not c.get("refresh_token"):
+        if not self._refresh_value:
             raise SourceError("hubspot: the token was rejected (HTTP 401) and there is no "
                               "refresh token; set a valid HUBSPOT_TOKEN")
         assert self._http is not None
         resp = self._http.request("POST", "/oauth/v1/token", auth=False, data={
             "grant_type": "refresh_token", "client_id": c["client_id"],
             "client_secret": c["client_secret"].reveal(),
-            "refresh_token": c["refresh_token"].reveal(),
+            "refresh_token": self._refresh_value,
         })
-        self._access = resp.json()["access_token"]
+        body = resp.json()
+        self._access = body["access_token"]
+        # a rotated refresh token replaces the old one for the rest of the run
+        self._refresh_value = body.get("refresh_token") or self._refresh_value
+        lifetime = float(body["expires_in"]) if body.get("expires_in") is not None else 1800.0
+        self._renew_at = time.monotonic() + lifetime - min(300.0, lifetime / 2)
 
     def _rate(self, resp: httpx.Response) -> None:
-        """Proactive throttle: when the 10-second window is spent, wait it out."""
+        """Proactive throttle: when the 10-second (or per-second) window is spent, wait it
+        out; a spent daily allowance stops the run instead of retrying until midnight."""
         h = resp.headers
+        if resp.status_code == 429 and _policy(resp) == "DAILY":
+            raise SourceError("hubspot: the account's daily API limit is used up (HTTP 429, "
+                              "policy DAILY); run again after midnight in the account's time "
+                              "zone")
         remaining = h.get("X-HubSpot-RateLimit-Remaining")
         if remaining is not None and remaining.isdigit() and int(remaining) <= 1:
             window = h.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
-            time.sleep(int(window) / 1000)
+            time.sleep(int(window) / 1000 if window.isdigit() else 10.0)
+        secondly = h.get("X-HubSpot-RateLimit-Secondly-Remaining")
+        if secondly is not None and secondly.isdigit() and int(secondly) <= 1:
+            time.sleep(1.0)
         daily = h.get("X-HubSpot-RateLimit-Daily-Remaining")
         if daily is not None and daily.isdigit() and int(daily) == 0:
             raise SourceError("hubspot: the account's daily API limit is used up; "
@@ -117,12 +158,14 @@ class HubSpotConnector(Connector):
                         refresh=self._refresh if self.config.get("refresh_token") else None,
                         on_response=self._rate) as http:
             self._http = http
+            started_ms = int(time.time() * 1000)
             http.pace("search", self.config["search_per_second"])
             owners = self._owners(http)
             custom = self._custom_properties(http)
             props = list(dict.fromkeys([*BASE_PROPERTIES, *custom]))
             cursor = state.get(CURSOR) if self.config["incremental"] else None
             seen: set[str] = set()
+            merged: set[str] = set()
             high = int(cursor) if cursor else 0
             pages = self._search(http, props, int(cursor)) if cursor else self._list(http, props)
             for contact in pages:
@@ -130,8 +173,15 @@ class HubSpotConnector(Connector):
                 if cid in seen:
                     continue
                 seen.add(cid)
-                high = max(high, _ms(contact["properties"].get("lastmodifieddate")) or 0)
+                props_ = contact.get("properties") or {}
+                high = max(high, _ms(props_.get("lastmodifieddate")) or 0)
+                merged.update(m.strip() for m in (props_.get("hs_merged_object_ids") or "")
+                              .split(";") if m.strip())
                 yield self._record(contact, owners, custom)
+            # contacts merged into a survivor are neither listed nor archived any more
+            for cid in sorted(merged - seen, key=lambda x: (len(x), x)):
+                seen.add(cid)
+                yield {"source_id": cid, "source_platform": "hubspot", "deleted": True}
             if self.config["include_archived"]:
                 for contact in self._list(http, ["lastmodifieddate"], archived=True):
                     cid = str(contact["id"])
@@ -139,7 +189,9 @@ class HubSpotConnector(Connector):
                         seen.add(cid)
                         yield {"source_id": cid, "source_platform": "hubspot", "deleted": True}
             if high:
-                state[CURSOR] = high
+                # a contact edited while this run read is newer than the run start, maybe
+                # older than the newest contact seen: never save past the run start
+                state[CURSOR] = min(high, max(started_ms, int(cursor or 0)))
 
     def _paged(self, http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[dict]:
         after = None
@@ -169,9 +221,27 @@ class HubSpotConnector(Connector):
         return wanted
 
     def _list(self, http: HttpClient, props: list[str], archived: bool = False) -> Iterator[dict]:
-        params = {"limit": PAGE, "properties": ",".join(props),
-                  "archived": "true" if archived else "false"}
-        return self._paged(http, "/crm/v3/objects/contacts", params)
+        """Pages of the list endpoint; a property list too long for one URL is asked for in
+        chunks with the same ``after`` and merged by id (the first chunk's page leads)."""
+        path = "/crm/v3/objects/contacts"
+        chunks = property_chunks(props, self.config["properties_chars"])
+        after = None
+        while True:
+            params = {"limit": PAGE, "archived": "true" if archived else "false",
+                      **({"after": after} if after else {})}
+            page = http.get_json(path, params={**params, "properties": ",".join(chunks[0])})
+            results = page.get("results", [])
+            by_id = {str(c["id"]): c for c in results}
+            for extra in chunks[1:] if results else ():
+                more = http.get_json(path, params={**params, "properties": ",".join(extra)})
+                for c in more.get("results", []):
+                    if str(c["id"]) in by_id:
+                        by_id[str(c["id"])].setdefault("properties", {}).update(
+                            c.get("properties") or {})
+            yield from results
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
 
     def _search(self, http: HttpClient, props: list[str], cursor: int) -> Iterator[dict]:
         """Windows of ascending lastmodifieddate; each restarts at the last timestamp seen."""
@@ -229,6 +299,14 @@ class HubSpotConnector(Connector):
             "created_at": p.get("createdate") or contact.get("createdAt"),
             "updated_at": p.get("lastmodifieddate") or contact.get("updatedAt"),
         }
+
+
+def _policy(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    return str(body.get("policyName") or "") if isinstance(body, dict) else ""
 
 
 @hookimpl

@@ -1,6 +1,8 @@
 """A fake HubSpot CRM v3: contacts list + search (with the 10,000-result cap), owners,
-properties, OAuth refresh, rate limits (10-second window and search per second) and injected
-failures. Ties in ``lastmodifieddate`` are ordered arbitrarily (by a hash), as HubSpot does."""
+properties, OAuth refresh (``expires_in``, rotated refresh tokens), rate limits (10-second
+window, search per second, a spent daily allowance) and injected failures; over-long list URLs
+are refused with 414. Ties in ``lastmodifieddate`` are ordered arbitrarily (by a hash), as
+HubSpot does."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from leadbridge.httpserver import JSONServer, Request, Response, Router
 
@@ -27,6 +30,10 @@ class FakeHubSpot:
     search_per_second: int = 5
     retry_after: bool = True
     fail_queue: list[int] = field(default_factory=list)  # statuses to answer next, in order
+    max_url: int = 16_000           # longer request URLs answer 414
+    expires_in: int = 1800          # OAuth access token lifetime announced
+    rotate_refresh: bool = False    # answer each refresh with a new refresh token
+    daily_spent: bool = False       # every call answers 429 policy DAILY
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -36,6 +43,9 @@ class FakeHubSpot:
         self._search_times: list[float] = []
         self._server: JSONServer | None = None
         self._issued = 0
+        self.unauthorized = 0  # 401s answered
+        self.refreshes = 0
+        self.list_urls: list[int] = []  # URL length of every list request
 
     # -- data helpers --------------------------------------------------------------------
     def add(self, cid: str, ts_ms: int, **props: Any) -> None:
@@ -79,8 +89,14 @@ class FakeHubSpot:
                 return Response(self.fail_queue.pop(0), {"status": "error", "message": "boom"})
             auth = req.header("authorization") or ""
             if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+                self.unauthorized += 1
                 return Response(401, {"status": "error", "category": "EXPIRED_AUTHENTICATION",
                                       "message": "The OAuth token used to make this call expired"})
+            if self.daily_spent:
+                self.rejected_429 += 1
+                return Response(429, {"status": "error", "errorType": "RATE_LIMIT",
+                                      "message": "You have reached your daily limit.",
+                                      "policyName": "DAILY"})
             now = time.monotonic()
             self._window = [t for t in self._window if now - t < self.window_seconds]
             if len(self._window) >= self.window_max:
@@ -112,6 +128,10 @@ class FakeHubSpot:
                 "archived": cid in self.archived}
 
     def _list(self, req: Request) -> Response:
+        url = len(req.path) + 1 + len(urlencode(req.query, doseq=True))
+        self.list_urls.append(url)
+        if url > self.max_url:
+            return Response(414, "URI Too Long")
         if (bad := self._gate(req)) is not None:
             return bad
         limit = min(int(req.arg("limit", "10")), 100)
@@ -169,10 +189,16 @@ class FakeHubSpot:
             return Response(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
         with self.lock:
             self._issued += 1
+            self.refreshes += 1
             token = f"access-{self._issued}"
             self.tokens = {token}  # older access tokens expire
-        return Response(200, {"access_token": token, "refresh_token": form["refresh_token"],
-                              "expires_in": 1800})
+            refresh = form["refresh_token"]
+            if self.rotate_refresh:  # the old refresh token stops working
+                secret = self.refresh_tokens.pop(refresh)
+                refresh = f"{refresh}-r{self._issued}"
+                self.refresh_tokens[refresh] = secret
+        return Response(200, {"access_token": token, "refresh_token": refresh,
+                              "expires_in": self.expires_in})
 
 
 def _iso(ms: int) -> str:

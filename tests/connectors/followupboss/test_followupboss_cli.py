@@ -2,16 +2,14 @@
 
 import json
 import os
-import subprocess
-import sys
 from datetime import datetime, timezone
+
+from tests.clitools import leadbridge_cli
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 
 
-def _cli(*args, env):
-    exe = os.path.join(os.path.dirname(sys.executable), "leadbridge")
-    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=60)
+_cli = leadbridge_cli
 
 
 def test_sync_from_followupboss_into_sandbox_then_incremental(fake, tmp_path):

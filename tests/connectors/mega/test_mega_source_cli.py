@@ -2,15 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 from leadbridge.mega import MegaClient
 
+from tests.clitools import leadbridge_cli
 
-def _cli(*args, env):
-    exe = os.path.join(os.path.dirname(sys.executable), "leadbridge")
-    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=60)
+_cli = leadbridge_cli
 
 
 def test_move_leads_from_one_customer_to_another(source, tmp_path):

@@ -68,9 +68,12 @@ class Table:
     rejects: list[Rejected] = field(default_factory=list)
 
 
-def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table,
-         batch_size: int) -> Iterator[pa.RecordBatch | dict[str, Any]]:
-    """Good rows as Arrow batches, then one rejected record per bad line."""
+def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int,
+         platform: str | None = None) -> Iterator[pa.RecordBatch | dict[str, Any]]:
+    """Good rows as Arrow batches, then one rejected record per bad line.
+
+    ``platform``: the source_platform of rows whose own column is missing or not a MEGA value.
+    """
     id_sql = (f"nullif(trim({tab.value_sql[m.id_column]}), '')"
               if m.id_column is not None else None)
     bad_parts = [f"SELECT rowid AS rid, {tab.bad_sql} AS reason, NULL AS keep FROM t "
@@ -111,7 +114,11 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table,
             custom.append((m.headers[i].strip() or name,
                            f"CASE WHEN _enum_{name}.val IS NULL THEN {expr} END"))
             expr = f"_enum_{name}.val"
+        if name == "source_platform" and platform:
+            expr = f"coalesce({expr}, {_lit(platform)})"
         cols.append(f"{expr} AS {name}")
+    if platform and "source_platform" not in m.fields:
+        cols.append(f"{_lit(platform)} AS source_platform")
     if custom:
         args = ", ".join(f"{_lit(k)}, {v}" for k, v in custom)
         cols.append(f"json_object({args}) AS custom_fields")

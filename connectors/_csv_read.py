@@ -25,8 +25,8 @@ MAX_LINE_BYTES = 32 << 20
 _DELIMITERS = (",", "\t", ";", "|")
 #: DuckDB's error types and wording -> what a user reads in the report.
 _PLAIN = {
-    "TOO MANY COLUMNS: Expected Number of Columns": "too many fields: expected",
-    "MISSING COLUMNS: Expected Number of Columns": "too few fields: expected",
+    "TOO MANY COLUMNS: Expected Number of Columns: ": "too many fields: expected ",
+    "MISSING COLUMNS: Expected Number of Columns: ": "too few fields: expected ",
     "UNQUOTED VALUE: Value with unterminated quote found.":
         "broken quoting (a quote is not closed, or text follows a closing quote)",
     "INVALID ENCODING: Invalid unicode (byte sequence mismatch) detected. This file is not "

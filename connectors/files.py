@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ..connector import Connector, Option
 from ..errors import ConfigError, SourceDataError, SourceError
+from ..mega_model import SOURCE_PLATFORMS
 from ..plugins import hookimpl
 from ._csv_emit import Table, emit
 from ._csv_encoding import canonical, decide
@@ -40,6 +41,8 @@ _OPTIONS = (
     Option("columns", "str", default="",
            help="Explicit mapping that wins over guesses: Header:field,... (field may be "
                 "custom, skip or source_id); a JSON object or a job-file table also works."),
+    Option("source_platform", "choice", default=None, choices=SOURCE_PLATFORMS,
+           help="MEGA source_platform for rows without one of their own (e.g. zenmaid)."),
     Option("batch_size", "int", default=100_000, help="Rows per Arrow batch."),
 )
 
@@ -102,7 +105,8 @@ class _FileConnector(Connector):
                 mapping, table = self._load(con, decided.utf8_path, repr(str(path)))
                 self._announce(path, mapping, table)
                 self.rejected_count = 0
-                for item in emit(con, mapping, table, self.config["batch_size"]):
+                for item in emit(con, mapping, table, self.config["batch_size"],
+                                 self.config["source_platform"] or None):
                     if isinstance(item, dict):
                         self.rejected_count += 1
                     yield item

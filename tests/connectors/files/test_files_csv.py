@@ -1,0 +1,195 @@
+"""The csv connector on real files: delimiters, BOM, encodings, embedded newlines, malformed
+lines with their line numbers, id rules, and every data line accounted for."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from files_support import by_id, good, read, rejected
+
+from leadbridge.errors import ConfigError, SourceDataError, SourceError
+
+HEADER = ["id", "Full Name", "E-mail", "Phone Number", "Budget"]
+ROWS = [["1", "José Müller", "jose@example.com", "(206) 555-0100", "500000"],
+        ["2", "Zoë Lee", "zoe@example.com", "+1 206 555 0101", ""],
+        ["3", "Ana Silva", "ana@example.com", "", "12"]]
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def table(delim: str = ",", rows=ROWS, header=HEADER) -> str:
+    return "".join(delim.join(r) + "\n" for r in [header, *rows])
+
+
+@pytest.mark.parametrize("delim", [",", "\t", ";", "|"])
+def test_delimiter_is_sniffed_and_columns_map(tmp_path, delim):
+    rows, conn = read(write(tmp_path / "l.csv", table(delim)))
+    assert len(rows) == 3 and not rejected(rows)
+    one = by_id(rows)["1"]
+    assert (one["contact_name"], one["contact_email"], one["contact_phone"]) == (
+        "José Müller", "jose@example.com", "(206) 555-0100")
+    assert one["custom"] == {"Budget": "500000"}
+    assert ("E-mail", "contact_email", "synonym") in conn.header_mapping
+    assert conn.describe_mapping() == conn.header_mapping
+
+
+def test_utf8_bom_does_not_stick_to_the_first_header(tmp_path):
+    rows, conn = read(write(tmp_path / "l.csv", table(), "utf-8-sig"))
+    assert sorted(r["source_id"] for r in rows) == ["1", "2", "3"]  # 'id' was recognized
+    assert by_id(rows)["2"]["contact_name"] == "Zoë Lee"
+
+
+@pytest.mark.parametrize("encoding, expected", [
+    ("cp1252", "cp1252"), ("utf-16", "utf-16"), ("utf-16-le", "utf-16-le"),
+])
+def test_other_encodings_are_detected_and_decoded(tmp_path, encoding, expected):
+    rows_in = [*ROWS, ["4", "Chloé “Quotes” €", "c@example.com", "", ""]]
+    path = write(tmp_path / "l.csv", table(rows=rows_in), encoding)
+    if encoding == "utf-16-le":  # no BOM: told apart by its NUL bytes
+        assert path.read_bytes()[:2] == b"i\x00"
+    rows, conn = read(path)
+    assert conn.encoding_used[0] == expected
+    assert by_id(rows)["4"]["contact_name"] == "Chloé “Quotes” €"
+    assert by_id(rows)["1"]["contact_name"] == "José Müller"
+
+
+def test_given_encoding_wins_and_undecodable_lines_are_rejected_with_their_number(tmp_path):
+    path = write(tmp_path / "l.csv", table(), "latin-1")
+    rows, conn = read(path, encoding="latin-1")
+    assert conn.encoding_used == (codecs.lookup("latin-1").name, "given")
+    assert by_id(rows)["1"]["contact_name"] == "José Müller"
+    # the same bytes declared ASCII: lines 2 and 3 hold bytes ASCII lacks, line 4 is fine
+    rows, _ = read(path, encoding="ascii")
+    assert [r["source_id"] for r in good(rows)] == ["3"]
+    bad = rejected(rows)
+    assert set(bad) == {"line:2", "line:3"}
+    assert all("undecodable" in why for why in bad.values())
+    with pytest.raises(ConfigError, match="unknown encoding"):
+        read(path, encoding="klingon-8")
+
+
+def test_mostly_utf8_file_with_a_bad_byte_rejects_only_that_line(tmp_path):
+    data = table().encode() + b"4,Bad \xff Byte,b@example.com,,\n5,Ok,ok@example.com,,\n"
+    path = tmp_path / "l.csv"
+    path.write_bytes(data)
+    rows, conn = read(path)
+    assert conn.encoding_used[0] == "utf-8"
+    assert [r["source_id"] for r in good(rows)] == ["1", "2", "3", "5"]
+    assert list(rejected(rows)) == ["line:5"]
+
+
+def test_quoted_fields_with_embedded_newlines_and_physical_line_numbers(tmp_path):
+    text = ('Full Name,Email,Notes\n'
+            'Ann,ann@example.com,"line one\nline two, with comma"\n'
+            'Bob,bob@example.com,"say ""hi"""\n'
+            'Cy,cy@example.com,too,many\n'
+            'Di,di@example.com,"three\n\nlines"\n'
+            'Ed,ed@example.com,plain\n')
+    rows, conn = read(write(tmp_path / "l.csv", text))
+    ids = {r["contact_name"]: r["source_id"] for r in good(rows)}
+    # no id column: the line each record starts on (1 is the header)
+    assert ids == {"Ann": "2", "Bob": "4", "Di": "6", "Ed": "9"}
+    assert by_id(rows)["2"]["custom"]["Notes"] == "line one\nline two, with comma"
+    assert by_id(rows)["4"]["custom"]["Notes"] == 'say "hi"'
+    assert rejected(rows) == {"line:5": "line 5: too many fields: expected 3, found 4"}
+    assert conn.rejected_count == 1
+
+
+def test_malformed_lines_are_rejected_with_reasons_and_good_lines_kept(tmp_path):
+    text = ("id,name,email\n"
+            "a,Ann,ann@example.com\n"
+            "b,Bob\n"                          # too few fields
+            "c,Cy,cy@example.com,extra\n"      # too many
+            'd,"Di"x,di@example.com\n'         # text after a closing quote
+            "e,Ed,ed@example.com\n")
+    rows, _ = read(write(tmp_path / "l.csv", text))
+    assert [r["source_id"] for r in good(rows)] == ["a", "e"]
+    bad = rejected(rows)
+    assert set(bad) == {"line:3", "line:4", "line:5"}
+    assert "too few fields" in bad["line:3"] and "too many fields" in bad["line:4"]
+    assert "quot" in bad["line:5"]
+    assert len(rows) == 5  # every data line has an outcome
+
+
+def test_unterminated_quote_swallows_the_rest_as_one_rejected_record(tmp_path):
+    text = 'id,name\n1,Ann\n2,"Bob\n3,Cy\n'
+    rows, _ = read(write(tmp_path / "l.csv", text))
+    assert [r["source_id"] for r in good(rows)] == ["1"]
+    assert list(rejected(rows)) == ["line:3"]
+
+
+def test_id_column_any_case_and_id_column_option(tmp_path):
+    path = write(tmp_path / "l.csv", "Name,ID,Ref\nAnn,7,r1\nBob,8,r2\n")
+    rows, _ = read(path)
+    assert sorted(r["source_id"] for r in rows) == ["7", "8"]
+    rows, _ = read(path, id_column="Ref")
+    assert sorted(r["source_id"] for r in rows) == ["r1", "r2"]
+    assert by_id(rows)["r1"]["custom"] == {"ID": "7"}
+
+
+def test_duplicate_and_empty_ids_are_rejected_naming_the_kept_line(tmp_path):
+    text = "id,name\n1,Ann\n2,Bob\n1,Ann again\n ,Nobody\n1,Ann third\n"
+    rows, _ = read(write(tmp_path / "l.csv", text))
+    assert {r["source_id"]: r["contact_name"] for r in good(rows)} == {"1": "Ann third",
+                                                                       "2": "Bob"}
+    bad = rejected(rows)
+    assert bad == {
+        "line:2": "line 2: duplicate id \"1\": line 6 has the same id and is kept",
+        "line:4": "line 4: duplicate id \"1\": line 6 has the same id and is kept",
+        "line:5": "line 5: empty id (column 'id')",
+    }
+
+
+def test_explicit_columns_option_and_source_platform(tmp_path):
+    text = "Ref,Who,Lead Source,Stage\nr1,Ann,Facebook,New\nr2,Bob,Zillow,\nr3,Cy,,x\n"
+    path = write(tmp_path / "l.csv", text)
+    rows, conn = read(path, columns={"Ref": "source_id", "Who": "contact_name"},
+                      source_platform="zenmaid")
+    got = by_id(rows)
+    assert got["r1"]["contact_name"] == "Ann"
+    assert got["r1"]["source_platform"] == "meta_ads"
+    # not a MEGA value: kept as a custom field, the default platform fills in
+    assert got["r2"]["source_platform"] == "zenmaid"
+    assert got["r2"]["custom"]["Lead Source"] == "Zillow"
+    assert got["r3"]["source_platform"] == "zenmaid"
+    rows, _ = read(path, columns="Ref:source_id,Stage:custom")
+    assert by_id(rows)["r1"]["stage"] is None and by_id(rows)["r1"]["custom"]["Stage"] == "New"
+
+
+def test_missing_directory_empty_and_header_only_files_are_clear_errors(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        read(tmp_path / "nope.csv")
+    with pytest.raises(SourceError, match="is a directory"):
+        read(tmp_path)
+    with pytest.raises(SourceDataError, match="is empty"):
+        read(write(tmp_path / "e.csv", ""))
+    with pytest.raises(SourceDataError, match="header line but no data"):
+        read(write(tmp_path / "h.csv", "id,name,email\n"))
+    with pytest.raises(SourceDataError, match="empty"):
+        read(write(tmp_path / "blank.csv", "\n\n  \n"))
+
+
+def test_rows_come_as_arrow_batches(tmp_path):
+    import pyarrow as pa
+
+    from leadbridge.connectors.files import CsvConnector
+
+    path = write(tmp_path / "l.csv", table(rows=[[str(i), f"P{i}", f"p{i}@x.com", "", ""]
+                                                  for i in range(25)]))
+    items = list(CsvConnector(path=str(path), batch_size=10).records({}))
+    assert items and all(isinstance(b, pa.RecordBatch) for b in items)
+    assert sum(b.num_rows for b in items) == 25
+
+
+def test_bom_sniffing_matches_python_codecs(tmp_path):
+    from leadbridge.connectors._csv_encoding import sniff
+
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16")):
+        path = tmp_path / f"{enc}.csv"
+        path.write_bytes(bom + "id\n1\n".encode("utf-8" if enc == "utf-8-sig" else "utf-16-le"))
+        assert sniff(path)[0] == enc

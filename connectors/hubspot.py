@@ -1,9 +1,9 @@
 """The HubSpot connector: contacts from the CRM v3 objects API.
 
-Why this shape: a full sync pages the list endpoint (no 10,000 cap); an incremental sync uses
-search on ``lastmodifieddate`` (ascending) in windows that restart from the last timestamp seen
-before the 10,000-result cap, with a lookback, deduplicated by id — so equal timestamps at a
-page or window boundary never lose a contact. The cursor saved is ``min(run start, newest
+Why this shape: a full sync pages the list endpoint (no 10,000 cap); an incremental sync
+searches ``lastmodifieddate`` between the cursor (minus a lookback) and the run start, sorted by
+contact id, and restarts after the last id before the 10,000-result cap — so no number of equal
+timestamps can stall or lose a contact (the bug behind Airbyte #43317). The cursor saved is ``min(run start, newest
 seen)`` so a contact edited while a long run reads is re-read next time. Long property lists
 are split across several list requests (URL length) and merged by id. Owners become owner
 emails; archived contacts and contacts merged away are reported ``deleted``.
@@ -167,7 +167,8 @@ class HubSpotConnector(Connector):
             seen: set[str] = set()
             merged: set[str] = set()
             high = int(cursor) if cursor else 0
-            pages = self._search(http, props, int(cursor)) if cursor else self._list(http, props)
+            pages = (self._search(http, props, int(cursor), started_ms) if cursor
+                     else self._list(http, props))
             for contact in pages:
                 cid = str(contact["id"])
                 if cid in seen:
@@ -243,36 +244,37 @@ class HubSpotConnector(Connector):
             if not after:
                 return
 
-    def _search(self, http: HttpClient, props: list[str], cursor: int) -> Iterator[dict]:
-        """Windows of ascending lastmodifieddate; each restarts at the last timestamp seen."""
+    def _search(self, http: HttpClient, props: list[str], cursor: int,
+                until: int) -> Iterator[dict]:
+        """Contacts modified in [cursor - lookback, until], by ascending id (Airbyte's
+        keyset, reference 1.5): before a page would pass the 10,000-result cap a new query
+        starts after the last id seen, so any number of equal timestamps is read once."""
         since = max(cursor - self.config["lookback_seconds"] * 1000, 0)
+        last_id = 0
         while True:
-            after, last_ts = 0, since
+            after, start_id = 0, last_id  # one query's filters stay fixed while it pages
             while True:
-                body = {
-                    "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate",
-                                                   "operator": "GTE", "value": str(since)}]}],
-                    "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                body: dict[str, Any] = {
+                    "filterGroups": [{"filters": [
+                        {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since)},
+                        {"propertyName": "lastmodifieddate", "operator": "LTE", "value": str(until)},
+                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(start_id)},
+                    ]}],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                     "properties": props, "limit": PAGE,
                 }
                 if after:
                     body["after"] = str(after)
                 page = http.post_json("/crm/v3/objects/contacts/search", body, bucket="search")
-                results = page.get("results", [])
-                for contact in results:
-                    last_ts = _ms(contact["properties"].get("lastmodifieddate")) or last_ts
+                for contact in page.get("results", []):
+                    last_id = max(last_id, int(contact["id"]))
                     yield contact
                 nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
                 if not nxt:
                     return
                 if int(nxt) + PAGE > self.config["search_cap"]:
-                    break  # next page would pass the cap: start a new window
+                    break  # the next page would pass the cap: a new query after last_id
                 after = int(nxt)
-            if last_ts <= since:
-                raise SourceError(
-                    f"hubspot: more than {self.config['search_cap']} contacts share lastmodifieddate "
-                    f"{since}; run a full sync (--option incremental=false)")
-            since = last_ts  # GTE: equal timestamps re-read, deduplicated by id
 
     @staticmethod
     def _record(contact: dict, owners: dict[str, str], custom: list[str]) -> dict[str, Any]:

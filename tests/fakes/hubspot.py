@@ -154,14 +154,15 @@ class FakeHubSpot:
         if after + limit > self.search_cap:
             return Response(400, {"status": "error", "category": "VALIDATION_ERROR",
                                   "message": "Cannot page beyond 10000 results"})
-        since = 0
-        for f in q["filterGroups"][0]["filters"]:
-            assert f["propertyName"] == "lastmodifieddate" and f["operator"] == "GTE"
-            since = int(f["value"])
+        filters = [f for g in q.get("filterGroups", []) for f in g["filters"]]
+        if len(q.get("filterGroups", [])) > 1 or len(filters) > 6:
+            return Response(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                  "message": "one filter group of at most 6 filters here"})
         ids = [c for c in self.contacts if c not in self.archived
-               and _ms(self.contacts[c]["lastmodifieddate"]) >= since]
-        ids.sort(key=lambda c: (_ms(self.contacts[c]["lastmodifieddate"]),
-                                hashlib.md5(c.encode()).hexdigest()))
+               and all(_match(self.contacts[c], f) for f in filters)]
+        sort = (q.get("sorts") or [{"propertyName": "lastmodifieddate"}])[0]["propertyName"]
+        ids.sort(key=lambda c: (_value(self.contacts[c], sort),
+                                hashlib.md5(c.encode()).hexdigest()))  # ties: arbitrary order
         page = ids[after:after + limit]
         body: dict[str, Any] = {"total": len(ids),
                                 "results": [self._obj(c, q.get("properties", [])) for c in page]}
@@ -199,6 +200,21 @@ class FakeHubSpot:
                 self.refresh_tokens[refresh] = secret
         return Response(200, {"access_token": token, "refresh_token": refresh,
                               "expires_in": self.expires_in})
+
+
+_OPS = {"GTE": lambda a, b: a >= b, "LTE": lambda a, b: a <= b, "GT": lambda a, b: a > b,
+        "LT": lambda a, b: a < b, "EQ": lambda a, b: a == b}
+
+
+def _value(props: dict[str, Any], name: str) -> int:
+    """Datetimes compare as epoch ms and ids as numbers, like HubSpot's search index."""
+    if name == "lastmodifieddate":
+        return _ms(props[name])
+    return int(props[name])
+
+
+def _match(props: dict[str, Any], f: dict[str, Any]) -> bool:
+    return _OPS[f["operator"]](_value(props, f["propertyName"]), int(f["value"]))
 
 
 def _iso(ms: int) -> str:

@@ -57,12 +57,17 @@ def test_every_contact_once_across_full_and_incremental_with_cap_and_ties(fake):
     assert state[CURSOR] == BASE + 10_000_000 + 7000
 
 
-def test_too_many_equal_timestamps_is_a_clear_error(fake):
-    fake.search_cap = 200
+def test_more_equal_timestamps_than_the_search_cap_all_come_through(fake):
+    fake.search_cap = 200  # a month-end batch: twice the cap share one lastmodifieddate
     for i in range(1, 400):
-        fake.add(str(i), BASE)
-    with pytest.raises(SourceError, match="share lastmodifieddate"):
-        run(fake, {CURSOR: BASE}, lookback_seconds=0, search_cap=200)
+        fake.add(str(i), BASE + 5)
+    fake.add("400", BASE + 1)  # before the cursor: not due
+    state = {CURSOR: BASE + 5}
+    ids = [r["source_id"] for r in run(fake, state, lookback_seconds=0, search_cap=200,
+                                       include_archived=False)]
+    assert sorted(ids, key=int) == [str(i) for i in range(1, 400)]
+    searches = [c for c in fake.calls if c[0] == "POST"]
+    assert len(searches) >= 4 and state[CURSOR] == BASE + 5
 
 
 @pytest.mark.parametrize("retry_after", [True, False])

@@ -70,10 +70,11 @@ def test_contact_edited_during_a_full_sync_is_read_by_the_next_run(fake):
     it = conn(fake).records(state)
     next(it)  # page 1 read; now contact 1 (already read) and 250 (not yet) change
     now = int(time.time() * 1000)
-    fake.touch("1", now + 1_000, firstname="edited")
-    fake.touch("250", now + 60_000, firstname="later")
+    fake.touch("1", now, firstname="edited")
+    fake.touch("250", now + 1, firstname="later")
     assert len(list(it)) == 249
-    assert state[CURSOR] <= now + 1_000  # not the newest timestamp seen
+    assert state[CURSOR] <= now  # the run start, not the newest timestamp seen
+    time.sleep(0.01)  # the next run starts after both edits
     again = {r["source_id"]: r for r in conn(fake, lookback_seconds=0).records(state)}
     assert again["1"]["first_name"] == "edited" and again["250"]["first_name"] == "later"
 

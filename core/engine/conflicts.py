@@ -1,7 +1,9 @@
 """Conflicts: clusters holding several distinct emails or phones (MEGA stores one of each).
 
 Never dropped silently: each such cluster gets a row per kind with the key kept on the
-golden row and the keys that lost.
+golden row and the keys that lost. Only multi-record groups can conflict, so one pass
+over their records aggregates both kinds, and the kept keys come from the narrow merged
+table by integer group id (not from a join on the wide golden table).
 """
 
 from __future__ import annotations
@@ -13,22 +15,27 @@ def find_conflicts(ws: Workspace) -> None:
     """Create ``conflicts(row_ref, kind, kept, lost, records)``."""
     ws.con.execute("""
         CREATE OR REPLACE TABLE conflicts AS
-        WITH keys AS (
-          SELECT g.grp, 'email' AS kind, s.ekey AS key FROM lb_grp g JOIN lb_state s USING (rid)
-          WHERE s.ekey IS NOT NULL
-          UNION ALL
-          SELECT g.grp, 'phone', s.pkey FROM lb_grp g JOIN lb_state s USING (rid)
-          WHERE s.pkey IS NOT NULL
+        WITH m AS (
+          SELECT g.grp, s.ekey, s.pkey FROM lb_grp g JOIN lb_state s USING (rid)
+          SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)
+        ), agg AS (
+          SELECT grp,
+                 list(DISTINCT ekey ORDER BY ekey) FILTER (WHERE ekey IS NOT NULL) AS ekeys,
+                 count(ekey) AS en, count(DISTINCT ekey) AS ed,
+                 list(DISTINCT pkey ORDER BY pkey) FILTER (WHERE pkey IS NOT NULL) AS pkeys,
+                 count(pkey) AS pn, count(DISTINCT pkey) AS pd
+          FROM m GROUP BY grp HAVING count(DISTINCT ekey) > 1 OR count(DISTINCT pkey) > 1
         ), multi AS (
-          SELECT grp, kind, list(DISTINCT key ORDER BY key) AS keys, count(*) AS records
-          FROM keys SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)
-          GROUP BY grp, kind HAVING count(DISTINCT key) > 1
+          SELECT grp, 'email' AS kind, ekeys AS keys, en AS records FROM agg WHERE ed > 1
+          UNION ALL
+          SELECT grp, 'phone' AS kind, pkeys AS keys, pn AS records FROM agg WHERE pd > 1
+        ), k AS (
+          SELECT m.grp, m.kind, m.keys, m.records,
+                 CASE m.kind WHEN 'email' THEN f.email_key ELSE f.phone_key END AS kept
+          FROM multi m JOIN _lb_gf_multi f USING (grp)
         )
-        SELECT r.row_ref, m.kind,
-               CASE m.kind WHEN 'email' THEN g.email_key ELSE g.phone_key END AS kept,
-               list_filter(m.keys, lambda k: k IS DISTINCT FROM
-                   CASE m.kind WHEN 'email' THEN g.email_key ELSE g.phone_key END) AS lost,
-               m.records
-        FROM multi m JOIN lb_group_ref r USING (grp) JOIN golden g USING (row_ref)
-        ORDER BY r.row_ref, m.kind
+        SELECT r.row_ref, k.kind, k.kept,
+               list_filter(k.keys, lambda x: x IS DISTINCT FROM k.kept) AS lost, k.records
+        FROM k JOIN lb_group_ref r USING (grp)
+        ORDER BY r.row_ref, k.kind
     """)

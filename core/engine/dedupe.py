@@ -80,7 +80,7 @@ def write_outputs(ws: Workspace, out_dir: Path, customer_id: str) -> tuple[dict[
     files: dict[str, Path] = {}
     for name, query in queries.items():
         path = out_dir / f"{name}.parquet"
-        con.execute(f"COPY ({query}) TO $path (FORMAT parquet, COMPRESSION zstd)",
+        con.execute(f"COPY ({query}) TO $path (FORMAT parquet, COMPRESSION snappy)",
                     {"path": str(path)})
         files[name] = path
     chunks_path = out_dir / "chunks.jsonl"

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import json
 
-from ..mega_model import LEAD_LINES, PHONE_KEY_DIGITS, SOURCE_PLATFORMS, SOURCE_TYPES
+from ..mega_model import (
+    LEAD_LINES,
+    PHONE_KEY_DIGITS,
+    SOURCE_PLATFORMS,
+    SOURCE_TYPES,
+    SURROUNDING_WHITESPACE,
+    duckdb_macros,
+)
 from ..workspace import Workspace
 from . import phones
 from .custom import HOUSEHOLD_KEY, CustomLayout
@@ -71,10 +78,27 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _fast_strip(ws: Workspace) -> None:
+    """``lb_fstrip``: ``lb_strip`` that skips its regex when neither end is whitespace (almost
+    every value): the same result at a fraction of the cost over a dozen columns. The email
+    macros of ``mega_model`` get ``lb_f*`` twins calling it (same text otherwise)."""
+    chars = _lit(SURROUNDING_WHITESPACE)
+    ws.con.execute(f"""
+        CREATE OR REPLACE TEMP MACRO lb_fstrip(s) AS CASE
+          WHEN s = '' OR (NOT contains({chars}, left(s, 1)) AND NOT contains({chars}, right(s, 1)))
+          THEN s ELSE lb_strip(s) END""")
+    for statement in duckdb_macros():
+        for name in ("lb_email_key", "lb_email_valid"):
+            if f"MACRO {name}(" in statement:
+                ws.con.execute(statement.replace(f"MACRO {name}(", f"TEMP MACRO lb_f{name[3:]}(")
+                               .replace("lb_strip(", "lb_fstrip("))
+
+
 def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
     """Create temp ``lb_norm``: one row per staged record with keys, flags and cleaned values;
     return the layout of its ``custom`` column."""
     con = ws.con
+    _fast_strip(ws)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE lb_phone_raw AS
         SELECT raw, lb_phone_clean(raw) AS clean, lb_phone_key(raw) AS key,
@@ -94,15 +118,15 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
     _map_table(ws, "_lb_owner_map", dict(options.owner_map or {}))
     stage_expr = (
         "sm.dst" if options.stage_map is not None else
-        "nullif(trim(regexp_replace(lower(lb_strip(r.stage)), '[^a-z0-9]+', '_', 'g'), '_'), '')"
+        "nullif(trim(regexp_replace(lower(lb_fstrip(r.stage)), '[^a-z0-9]+', '_', 'g'), '_'), '')"
     )
     owner_expr = (
         "om.dst" if options.owner_map is not None else
-        "CASE WHEN regexp_full_match(lb_strip(r.owner), "
+        "CASE WHEN regexp_full_match(lb_fstrip(r.owner), "
         "'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') "
-        "THEN lb_strip(r.owner) END"
+        "THEN lb_fstrip(r.owner) END"
     )
-    owner_raw = "nullif(lb_strip(r.owner), '')"
+    owner_raw = "nullif(lb_fstrip(r.owner), '')"
     cf_extra, custom_sql, layout = _custom_sql(ws, {
         "phone_extension": "p.ext",
         "source_owner": f"CASE WHEN ({owner_expr}) IS NULL THEN {owner_raw} END",
@@ -111,29 +135,29 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
         CREATE OR REPLACE TEMP TABLE lb_norm AS
         WITH base AS (
           SELECT r._rid AS rid, r.source, r.source_id,
-            coalesce(nullif(lb_strip(r.contact_name), ''),
-                     nullif(lb_strip(concat_ws(' ', nullif(lb_strip(r.first_name), ''),
-                                                    nullif(lb_strip(r.last_name), ''))), '')
+            coalesce(nullif(lb_fstrip(r.contact_name), ''),
+                     nullif(lb_fstrip(concat_ws(' ', nullif(lb_fstrip(r.first_name), ''),
+                                                    nullif(lb_fstrip(r.last_name), ''))), '')
             ) AS name,
-            nullif(lb_strip(r.contact_email), '') AS email_raw,
-            lb_email_valid(r.contact_email) AS email_ok,
-            lb_email_key(r.contact_email) AS email_key0,
+            nullif(lb_fstrip(r.contact_email), '') AS email_raw,
+            lb_femail_valid(r.contact_email) AS email_ok,
+            lb_femail_key(r.contact_email) AS email_key0,
             r.contact_phone AS phone_raw,
             p.clean AS phone_clean, p.key AS phone_key, p.ext AS phone_ext,
             p.status AS phone_status, p.e164 AS phone_e164,
-            CASE WHEN lb_strip(r.source_platform) IN {_in_list(SOURCE_PLATFORMS)}
-                 THEN lb_strip(r.source_platform) END AS source_platform,
-            CASE WHEN lb_strip(r.source_type) IN {_in_list(SOURCE_TYPES)}
-                 THEN lb_strip(r.source_type) END AS source_type,
-            CASE WHEN lower(lb_strip(r.lead_line)) IN {_in_list(LEAD_LINES)}
-                 THEN lower(lb_strip(r.lead_line)) END AS lead_line,
+            CASE WHEN lb_fstrip(r.source_platform) IN {_in_list(SOURCE_PLATFORMS)}
+                 THEN lb_fstrip(r.source_platform) END AS source_platform,
+            CASE WHEN lb_fstrip(r.source_type) IN {_in_list(SOURCE_TYPES)}
+                 THEN lb_fstrip(r.source_type) END AS source_type,
+            CASE WHEN lower(lb_fstrip(r.lead_line)) IN {_in_list(LEAD_LINES)}
+                 THEN lower(lb_fstrip(r.lead_line)) END AS lead_line,
             {stage_expr} AS stage_slug,
             {owner_expr} AS owner_id,
-            nullif(lb_strip(r.owner), '') AS owner_raw,
+            nullif(lb_fstrip(r.owner), '') AS owner_raw,
             {custom_sql} AS custom,
             epoch_us(try_cast(r.updated_at AS TIMESTAMPTZ)) AS updated_us,
             epoch_us(try_cast(r.created_at AS TIMESTAMPTZ)) AS created_us,
-            nullif(lb_strip(r.reject_reason), '') AS source_reject,
+            nullif(lb_fstrip(r.reject_reason), '') AS source_reject,
             coalesce(r.deleted, false) AS deleted
           FROM (SELECT r.rowid AS _rid, r.*, {cf_extra} FROM records r) r
           LEFT JOIN lb_phone_raw p ON p.raw = r.contact_phone

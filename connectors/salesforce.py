@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -43,9 +44,17 @@ BASE_TYPES = {"IsConverted": "boolean", "IsDeleted": "boolean", "CreatedDate": "
 _NUMBER_TYPES = ("int", "double", "currency", "percent", "long")
 
 
-def _soql_dt(value: str) -> str:
+def _soql_dt(value: str, minus: int = 0) -> str:
     """Salesforce's ``2026-02-01T10:00:00.000+0000`` -> a SOQL literal ``...Z``."""
-    return value[:19] + "Z"
+    if not minus:
+        return value[:19] + "Z"
+    moment = datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S") - timedelta(seconds=minus)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _newer(cur: dict, old: dict | None) -> bool:
+    """Cursors only move forward (a lookback re-reads rows older than the saved cursor)."""
+    return old is None or (cur["ts"][:23], cur["id"]) > (old["ts"][:23], old["id"])
 
 
 def _rest_datetime(value: str) -> str:
@@ -107,6 +116,10 @@ class SalesforceConnector(Connector):
                help="Comma list of __c fields into custom_fields; '*' = every custom field"),
         Option("stop_at_usage", "float", default=0.9,
                help="Stop cleanly when this share of the daily API allocation is used"),
+        Option("lookback_seconds", "int", default=300,
+               help="Re-read this far before the cursor: rows committed late with an earlier "
+                    "SystemModstamp are not missed (re-read rows replace their staged copy); "
+                    "0 = exact (SystemModstamp, Id) keyset"),
         Option("bulk_threshold", "int", default=2000,
                help="Read through a Bulk API 2.0 job when more rows than this are due "
                     "(SELECT COUNT() first); 0 = always Bulk, a huge number = never"),
@@ -180,7 +193,7 @@ class SalesforceConnector(Connector):
             cursors = dict(state.get(CURSOR) or {})
             for obj in self._objects:
                 for rec, cur in self._read(http, obj, cursors.get(obj)):
-                    if cur is not None:
+                    if cur is not None and _newer(cur, cursors.get(obj)):
                         cursors[obj] = cur
                         state[CURSOR] = dict(cursors)
                     if rec is not None:
@@ -209,7 +222,10 @@ class SalesforceConnector(Connector):
     def _read(self, http: HttpClient, obj: str, cursor: dict | None) -> Iterator[tuple]:
         fields, custom, types = self._fields(http, obj)
         where = ""
-        if cursor:
+        lookback = self.config["lookback_seconds"]
+        if cursor and lookback > 0:
+            where = f" WHERE SystemModstamp >= {_soql_dt(cursor['ts'], minus=lookback)}"
+        elif cursor:
             ts = _soql_dt(cursor["ts"])
             where = (f" WHERE SystemModstamp > {ts} OR "
                      f"(SystemModstamp = {ts} AND Id > '{_quote_id(cursor['id'])}')")

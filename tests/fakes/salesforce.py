@@ -4,7 +4,8 @@
   signature is verified with the public key a test hands in, and iss/sub/aud/exp are checked);
   every answer names an ``instance_url``.
 * ``query``/``queryAll`` for the SOQL the connector sends (ORDER BY SystemModstamp, Id with a
-  (SystemModstamp, Id) keyset), ``SELECT COUNT()``, paged by ``nextRecordsUrl``; describe.
+  (SystemModstamp, Id) keyset or ``SystemModstamp >=`` a lookback), ``SELECT COUNT()``, paged
+  by ``nextRecordsUrl``; describe.
 * Bulk API 2.0 query jobs: create (query/queryAll), state polled through UploadComplete and
   InProgress to JobComplete (or an injected Failed/Aborted), CSV results paged by
   ``maxRecords`` and ``Sforce-Locator`` (literal ``null`` on the last page), rows in no
@@ -37,7 +38,8 @@ STANDARD = {"FirstName", "LastName", "Name", "Email", "Phone", "MobilePhone", "S
             "SystemModstamp"}
 _SOQL = re.compile(
     r"SELECT (?P<fields>.+?) FROM (?P<obj>\w+)"
-    r"(?: WHERE SystemModstamp > (?P<ts>\S+) OR \(SystemModstamp = (?P=ts) AND Id > '(?P<id>\w+)'\))?"
+    r"(?: WHERE SystemModstamp > (?P<ts>\S+) OR \(SystemModstamp = (?P=ts) AND Id > '(?P<id>\w+)'\)"
+    r"| WHERE SystemModstamp >= (?P<gte>\S+))?"
     r"(?P<order> ORDER BY SystemModstamp, Id)?$")
 
 
@@ -177,6 +179,8 @@ class FakeSalesforce(FakeServer):
         rows = sorted(self.rows[obj], key=lambda r: (_norm(r["SystemModstamp"]), r["Id"]))
         if m["ts"]:
             rows = [r for r in rows if (_norm(r["SystemModstamp"]), r["Id"]) > (_norm(m["ts"]), m["id"])]
+        if m["gte"]:
+            rows = [r for r in rows if _norm(r["SystemModstamp"]) >= _norm(m["gte"])]
         if not all_rows:
             rows = [r for r in rows if not r["IsDeleted"]]
         return names, rows

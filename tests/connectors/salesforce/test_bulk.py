@@ -14,6 +14,7 @@ def ts(s):
 
 
 def conn(fake, **opts):
+    opts.setdefault("lookback_seconds", 0)
     return SalesforceConnector(login_url=fake.base_url, client_id="cid",
                                client_secret="sf-client-secret", custom_fields="Budget__c", **opts)
 

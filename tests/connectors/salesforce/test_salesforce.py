@@ -33,11 +33,25 @@ def test_full_then_incremental_every_record_once_with_ties_and_deletes(fake):
     fake.rows["Lead"][5].update(SystemModstamp=ts(30), Email="new@x.com")
     fake.rows["Lead"][6].update(SystemModstamp=ts(30), IsDeleted=True)
     fake.add("Lead", "00Q99999", ts(3), Email="tie@x.com")  # same ts, higher Id than cursor
-    recs2 = list(conn(fake, custom_fields="Budget__c").records(state))
+    recs2 = list(conn(fake, custom_fields="Budget__c", lookback_seconds=0).records(state))
     got = {r["source_id"]: r for r in recs2}
     assert set(got) == {"00Q00005", "00Q00006", "00Q99999"}
     assert got["00Q00005"]["contact_email"] == "new@x.com" and got["00Q00006"]["deleted"]
     assert state[CURSOR]["Lead"] == {"ts": ts(30), "id": "00Q00006"}
+
+
+def test_lookback_finds_rows_committed_late_and_the_cursor_never_goes_back(fake):
+    for i in range(10):
+        fake.add("Lead", f"00Q{i:05d}", ts(10 + i))
+    state = {}
+    list(conn(fake).records(state))
+    assert state[CURSOR]["Lead"] == {"ts": ts(19), "id": "00Q00009"}
+    # committed after that run, stamped earlier than its cursor (Airbyte #27146)
+    fake.add("Lead", "00QLATE", ts(15), Email="late@x.com")
+    assert [r["source_id"] for r in conn(fake, lookback_seconds=0).records(dict(state))] == []
+    got = [r["source_id"] for r in conn(fake).records(state)]
+    assert "00QLATE" in got and len(got) == len(set(got)) == 11  # all within 300 s: re-read
+    assert state[CURSOR]["Lead"] == {"ts": ts(19), "id": "00Q00009"}
 
 
 def test_contacts_and_expired_session_refreshed_once(fake):

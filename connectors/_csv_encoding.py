@@ -107,9 +107,38 @@ def sniff(path: Path) -> tuple[str, str]:
     return "latin-1", "not UTF-8 nor Windows-1252"
 
 
+class _Newlines:
+    """Rewrite CR LF and lone CR as LF across chunk borders.
+
+    Why: DuckDB stops on a whole file when one line ends differently from the others (a stray
+    CR), and line numbers are counted on LF; one newline style makes both exact.
+    """
+
+    def __init__(self) -> None:
+        self.cr = False
+
+    def feed(self, data: bytes) -> bytes:
+        if self.cr:
+            data, self.cr = b"\r" + data, False
+        if data.endswith(b"\r"):
+            data, self.cr = data[:-1], True
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+    def end(self) -> bytes:
+        return b"\n" if self.cr else b""
+
+
+def _has_cr(path: Path) -> bool:
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            if b"\r" in chunk:
+                return True
+    return False
+
+
 def decide(path: Path, given: str | None, workdir: Path) -> Decided:
-    """The encoding (given or sniffed) and a UTF-8 file for DuckDB (the original when it is
-    UTF-8 already, a transcoded copy in ``workdir`` otherwise)."""
+    """The encoding (given or sniffed) and a UTF-8, LF-only file for DuckDB: the original
+    when it is both already, else a rewritten copy in ``workdir``."""
     if given:
         enc, reason = canonical(given), "given"
         if enc == "utf-8":
@@ -118,12 +147,19 @@ def decide(path: Path, given: str | None, workdir: Path) -> Decided:
                     enc = "utf-8-sig"
     else:
         enc, reason = sniff(path)
-    if enc in ("utf-8", "utf-8-sig"):  # DuckDB skips a UTF-8 BOM itself
+    utf8 = enc in ("utf-8", "utf-8-sig")  # DuckDB skips a UTF-8 BOM itself
+    if utf8 and not _has_cr(path):
         return Decided(enc, reason, path)
     out = workdir / (path.stem + ".utf8")
+    newlines = _Newlines()
     decoder = codecs.getincrementaldecoder(enc)(errors="leadbridge_mark")
     with path.open("rb") as src, out.open("wb") as dst:
         while chunk := src.read(CHUNK):
-            dst.write(decoder.decode(chunk).encode("utf-8", "surrogateescape"))
-        dst.write(decoder.decode(b"", final=True).encode("utf-8", "surrogateescape"))
+            if not utf8:
+                chunk = decoder.decode(chunk).encode("utf-8", "surrogateescape")
+            dst.write(newlines.feed(chunk))
+        if not utf8:
+            dst.write(newlines.feed(decoder.decode(b"", final=True).encode(
+                "utf-8", "surrogateescape")))
+        dst.write(newlines.end())
     return Decided(enc, reason, out)

@@ -111,8 +111,10 @@ class _FileConnector(Connector):
                         self.rejected_count += 1
                     yield item
             except duckdb.Error as exc:
-                raise SourceDataError(f"{str(path)!r}: cannot read: {exc}",
-                                      connector=self.name) from None
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SourceDataError(
+                    f"{str(path)!r}: cannot be read as a {self.kind} ({first.replace(tmp, '')})",
+                    connector=self.name) from None
             finally:
                 con.close()
         if self.rejected_count:

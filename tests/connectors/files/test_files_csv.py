@@ -193,3 +193,15 @@ def test_bom_sniffing_matches_python_codecs(tmp_path):
         path = tmp_path / f"{enc}.csv"
         path.write_bytes(bom + "id\n1\n".encode("utf-8" if enc == "utf-8-sig" else "utf-16-le"))
         assert sniff(path)[0] == enc
+
+
+def test_crlf_mixed_and_old_mac_line_endings(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_bytes(b'id,name\r\n1,Ann\r\n2,Bob\n3,"Multi\r\nline"\r\n4,Cy\r')
+    rows, _ = read(path)
+    assert {r["source_id"]: r["contact_name"] for r in rows} == {
+        "1": "Ann", "2": "Bob", "3": "Multi\nline", "4": "Cy"}
+    path.write_bytes(b"name,email\rAnn,a@example.com\rBob,b@example.com,extra\rCy,c@x.com\r")
+    rows, _ = read(path)
+    assert {r["source_id"]: r["contact_name"] for r in good(rows)} == {"2": "Ann", "4": "Cy"}
+    assert list(rejected(rows)) == ["line:3"]

@@ -85,6 +85,10 @@ class HubSpotConnector(Connector):
                help="HubSpot's search result cap (10,000); lower only for tests"),
         Option("include_archived", "bool", default=True,
                help="Report archived contacts as deleted records"),
+        Option("stage_property", "choice", default="lifecyclestage",
+               choices=("lifecyclestage", "hs_lead_status"),
+               help="Which property becomes `stage` for the stage mapping; the other goes "
+                    "into custom_fields"),
         Option("properties_chars", "int", default=PROPERTIES_CHARS,
                help="Split list-request property names into chunks of at most this many URL "
                     "characters (HubSpot refuses over-long URLs with 414)"),
@@ -178,7 +182,7 @@ class HubSpotConnector(Connector):
                 high = max(high, _ms(props_.get("lastmodifieddate")) or 0)
                 merged.update(m.strip() for m in (props_.get("hs_merged_object_ids") or "")
                               .split(";") if m.strip())
-                yield self._record(contact, owners, custom)
+                yield self._record(contact, owners, custom, self.config["stage_property"])
             # contacts merged into a survivor are neither listed nor archived any more
             for cid in sorted(merged - seen, key=lambda x: (len(x), x)):
                 seen.add(cid)
@@ -277,13 +281,15 @@ class HubSpotConnector(Connector):
                 after = int(nxt)
 
     @staticmethod
-    def _record(contact: dict, owners: dict[str, str], custom: list[str]) -> dict[str, Any]:
+    def _record(contact: dict, owners: dict[str, str], custom: list[str],
+                stage_property: str = "lifecyclestage") -> dict[str, Any]:
         p = contact.get("properties") or {}
         phones = [x for x in (p.get("phone"), p.get("mobilephone")) if x]
         extra = [e.strip() for e in (p.get("hs_additional_emails") or "").split(";") if e.strip()]
         fields = {k: p.get(k) for k in custom if p.get(k) not in (None, "")}
-        if p.get("hs_lead_status"):
-            fields["hs_lead_status"] = p["hs_lead_status"]
+        other = "hs_lead_status" if stage_property == "lifecyclestage" else "lifecyclestage"
+        if p.get(other):  # the stage property not used as `stage` stays visible
+            fields[other] = p[other]
         name = " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x) or None
         return {
             "source_id": str(contact["id"]),
@@ -295,7 +301,7 @@ class HubSpotConnector(Connector):
             "emails": extra or None,
             "phones": phones[1:] or None,
             "source_platform": "hubspot",
-            "stage": p.get("lifecyclestage") or None,
+            "stage": p.get(stage_property) or None,
             "owner": owners.get(str(p.get("hubspot_owner_id") or "")) or None,
             "custom_fields": fields or None,
             "created_at": p.get("createdate") or contact.get("createdAt"),

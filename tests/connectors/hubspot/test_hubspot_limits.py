@@ -85,3 +85,9 @@ def test_contacts_merged_into_another_are_reported_deleted(fake):
     recs = {r["source_id"]: r for r in conn(fake).records({})}
     assert recs["11"] == {"source_id": "11", "source_platform": "hubspot", "deleted": True}
     assert not recs["12"].get("deleted") and not recs["10"].get("deleted")
+
+
+def test_lead_status_can_be_the_stage(fake):
+    fake.add("1", BASE, lifecyclestage="lead", hs_lead_status="IN_PROGRESS")
+    (r,) = conn(fake, stage_property="hs_lead_status", include_archived=False).records({})
+    assert r["stage"] == "IN_PROGRESS" and r["custom_fields"] == {"lifecyclestage": "lead"}

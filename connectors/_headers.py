@@ -47,7 +47,7 @@ for _field, _words in {
              "assignedagent assigneduser",
     "lead_line": "leadline buyerseller buyerorseller",
     "created_at": "created createdat createddate datecreated createdon creationdate "
-                  "dateadded addedon signupdate",
+                  "dateadded addedon signupdate customersince",
     "updated_at": "lastmodified modified updatedat updated lastupdated modifiedat "
                   "lastmodifieddate dateupdated lastmodifiedon modifiedon lastmodifiedtime "
                   "updatedon",

@@ -87,8 +87,10 @@ def jwt_assertion(key: Any, *, client_id: str, username: str, audience: str,
     return f"{header}.{claims}.{_b64(signature)}"
 
 
-def token_form(config: dict[str, Any], key: Any, audience: str) -> dict[str, str]:
-    """The form body of ``POST /services/oauth2/token`` for the configured flow."""
+def token_form(config: dict[str, Any], key: Any, audience: str,
+               refresh_token: str | None = None) -> dict[str, str]:
+    """The form body of ``POST /services/oauth2/token`` for the configured flow
+    (``refresh_token``: a rotated one received earlier in this run)."""
     flow = config["auth"]
     if flow == "jwt":
         return {"grant_type": JWT_GRANT,
@@ -96,7 +98,8 @@ def token_form(config: dict[str, Any], key: Any, audience: str) -> dict[str, str
                                            username=config["username"], audience=audience)}
     form = {"client_id": config["client_id"], "client_secret": config["client_secret"].reveal()}
     if flow == "refresh_token":
-        form.update(grant_type="refresh_token", refresh_token=config["refresh_token"].reveal())
+        form.update(grant_type="refresh_token",
+                    refresh_token=refresh_token or config["refresh_token"].reveal())
     else:
         form["grant_type"] = "client_credentials"
     return form

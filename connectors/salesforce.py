@@ -156,6 +156,7 @@ class SalesforceConnector(Connector):
         # parse the key now: a missing package or a bad file fails before anything is read
         self._key = load_private_key(c["private_key_file"]) if c["auth"] == "jwt" else None
         self._objects = objs
+        self._rotated: str | None = None
         self._access: str | None = None
         self._instance: str | None = None
         self._http: HttpClient | None = None
@@ -164,9 +165,11 @@ class SalesforceConnector(Connector):
     def _login(self) -> None:
         c = self.config
         assert self._http is not None
-        form = token_form(c, self._key, self._audience)
+        form = token_form(c, self._key, self._audience, self._rotated)
         resp = self._http.request("POST", "/services/oauth2/token", data=form, auth=False)
         body = resp.json()
+        if c["auth"] == "refresh_token" and body.get("refresh_token"):
+            self._rotated = body["refresh_token"]  # rotation: the old one may stop working
         self._access, self._instance = body["access_token"], body["instance_url"].rstrip("/")
 
     def _headers(self) -> dict[str, str]:

@@ -55,6 +55,7 @@ class FakeSalesforce(FakeServer):
     api_used: int = 100
     api_max: int = 100_000
     limit_exceeded: bool = False
+    rotate_refresh: bool = False  # each refresh-token grant answers a new refresh token
     # JWT bearer: the connected app's certificate (a cryptography public key) and whom it trusts
     jwt_public_key: Any = None
     jwt_username: str = "integration@example.com"
@@ -106,21 +107,29 @@ class FakeSalesforce(FakeServer):
                 return Response(400, {"error": "invalid_grant", "error_description": problem})
             return self._session()
         ok = form.get("client_id") == self.client_id and form.get("client_secret") == self.client_secret
+        rotated = None
         if grant == "refresh_token":
             ok = ok and form.get("refresh_token") in self.refresh_tokens
+            if ok and self.rotate_refresh:  # the old refresh token stops working
+                self.refresh_tokens.discard(form["refresh_token"])
+                rotated = f"rt-rotated-{uuid.uuid4().hex[:8]}"
+                self.refresh_tokens.add(rotated)
         elif grant != "client_credentials":
             ok = False
         if not ok:
             return Response(400, {"error": "invalid_grant", "error_description": "authentication failure"})
-        return self._session()
+        return self._session(rotated)
 
-    def _session(self) -> Response:
+    def _session(self, refresh_token: str | None = None) -> Response:
         with self.lock:
             self.logins += 1
             tok = f"00D!session-{uuid.uuid4().hex}"
             self.sessions.add(tok)
-        return Response(200, {"access_token": tok, "instance_url": self.base_url,
-                              "token_type": "Bearer", "issued_at": "1700000000000"})
+        body = {"access_token": tok, "instance_url": self.base_url, "token_type": "Bearer",
+                "issued_at": "1700000000000"}
+        if refresh_token:
+            body["refresh_token"] = refresh_token
+        return Response(200, body)
 
     def _check_jwt(self, assertion: str) -> str | None:
         """Salesforce's checks of a JWT bearer assertion; a reason string when it fails."""

@@ -90,3 +90,16 @@ def test_secrets_never_shown_and_options(fake, caplog):
     c = conn(fake, auth="refresh_token", refresh_token="rt-secret")
     assert [r["source_id"] for r in c.records({})] == ["00QR"]
     assert "rt-secret" not in repr(c.config)
+
+
+def test_rotated_refresh_token_used_for_the_next_session(fake):
+    fake.refresh_tokens.add("rt-first")
+    fake.rotate_refresh = True
+    fake.page_size = 1
+    fake.add("Lead", "00QA", ts(1))
+    fake.add("Lead", "00QB", ts(2))
+    it = conn(fake, auth="refresh_token", refresh_token="rt-first").records({})
+    assert next(it)["source_id"] == "00QA"
+    fake.expire_sessions()  # the next login must use the rotated token: the first is revoked
+    assert [r["source_id"] for r in it] == ["00QB"] and fake.logins == 2
+    assert "rt-first" not in fake.refresh_tokens

@@ -23,7 +23,15 @@ Example::
     base_url = "https://app.gomega.ai"   # else MEGA_BASE_URL
     stages = ["new", "contacted"]        # optional: known pipeline, for predictions
     owners = ["5f0c6d8e-..."]            # optional: known team member ids
+    custom_fields = ["budget"]           # optional: custom-field slugs MEGA defines
     sandbox = false
+
+    [mapping.stages]             # fields, stages, owners, lead line, defaults, transforms:
+    "Hot Lead" = "qualified"     # see docs/mapping.md (leadbridge.mapping_model)
+
+With a ``[mapping]`` table, every stage, owner, enum value and custom-field slug the run
+would send is checked against ``[target]`` (and the sandbox) before any request, and the run
+stops on a problem unless ``[policies] send_anyway = true``.
 
 Secrets never go in a job file: ``MEGA_TOKEN`` and connector tokens come from the
 environment. A job file holding a key that looks like one is refused.
@@ -37,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..mapping_model import Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,7 +53,7 @@ else:  # pragma: no cover - Python 3.10
     tomllib = None  # type: ignore[assignment]
 
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
-_SECTIONS = {"source", "policies", "engine", "target"}
+_SECTIONS = {"source", "policies", "engine", "target", "mapping"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,11 @@ class Job:
     stages: tuple[str, ...] | None = None
     owners: tuple[str, ...] | None = None
     sandbox: bool = False
+    custom_fields: tuple[str, ...] | None = None
+    #: the ``[mapping]`` table, validated; None when the job file has none
+    mapping: Mapping | None = None
+    #: ``[policies] send_anyway``: send even when validation finds unknown values
+    send_anyway: bool = False
 
 
 def _check_no_secrets(table: dict[str, Any], where: str) -> None:
@@ -92,7 +106,9 @@ def load(path: str | Path) -> Job:
     if unknown:
         raise ConfigError(f"job file {str(file)!r}: unknown section(s) {', '.join(unknown)} "
                           f"(known: {', '.join(sorted(_SECTIONS))})")
-    _check_no_secrets({k: v for k, v in data.items() if k != "engine"}, str(file))
+    # [mapping] holds source field names and values, never credentials
+    _check_no_secrets({k: v for k, v in data.items() if k not in ("engine", "mapping")},
+                      str(file))
     source = data.get("source") or {}
     connector = source.get("connector")
     if not isinstance(connector, str) or not connector:
@@ -131,4 +147,16 @@ def load(path: str | Path) -> Job:
         stages=strings("stages"),
         owners=strings("owners"),
         sandbox=bool(target.get("sandbox", False)),
+        custom_fields=strings("custom_fields"),
+        mapping=_mapping(data, file),
+        send_anyway=bool(policies.get("send_anyway", False)),
     )
+
+
+def _mapping(data: dict[str, Any], file: Path) -> Mapping | None:
+    if "mapping" not in data:
+        return None
+    try:
+        return Mapping.from_dict(data["mapping"])
+    except ConfigError as exc:
+        raise ConfigError(f"job file {str(file)!r}: {exc}") from None

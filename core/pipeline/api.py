@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ..chunking import canonical_json, idempotency_key, make_chunks
 from ..connector import Connector
+from .. import mapping_run
 from ..errors import ConfigError
 from ..mega_model import BULK_ENDPOINT, CREATE_ENDPOINT
 from . import ledger, pull, report, runs
@@ -101,12 +102,16 @@ def _stats(result: Any) -> dict[str, Any]:
 
 
 def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options: Any,
-                       progress: Progress, *, save_cursor: bool) -> dict[str, Any]:
+                       progress: Progress, *, save_cursor: bool,
+                       mapped: Any = None) -> dict[str, Any]:
     from ..engine import build, stage
 
     state = ledger.load_cursor(ws.con, label)
     progress.task("records")
-    staged = stage(ws, label, _counted(connector.records(state), progress))
+    items = connector.records(state)
+    if mapped is not None:  # [mapping] applied on the stream, between connector and staging
+        items = mapped.wrap(items)
+    staged = stage(ws, label, _counted(items, progress))
     if save_cursor:
         with ledger.transaction(ws.con):
             ledger.save_cursor(ws.con, label, state)
@@ -256,6 +261,9 @@ def plan(
     owners: Iterable[str] | None = None,
     engine_options: Any = None,
     progress: bool | None = False,
+    mapping: Any = None,
+    custom_fields: Iterable[str] | None = None,
+    send_anyway: bool = False,
 ) -> PlanResult:
     """Offline: stage and build, then predict what a sync would send and what MEGA answers.
 
@@ -270,6 +278,10 @@ def plan(
         on_duplicate, mode = spec.on_duplicate, spec.mode
         stages, owners = stages or spec.stages, owners or spec.owners
         engine_options = engine_options or spec.engine
+        mapping, send_anyway = mapping or spec.mapping, send_anyway or spec.send_anyway
+        custom_fields = custom_fields or spec.custom_fields
+    mapped = mapping_run.prepare(mapping, send_anyway=send_anyway)
+    eng = mapped.engine_options(_engine_options(engine_options))
     connector = _connector(source, path, options)
     label = label or connector.name
     bar = Progress(progress)
@@ -280,13 +292,14 @@ def plan(
             with ws.transaction():
                 ledger.ensure(ws.con)
                 pull.ensure(ws.con)
-                stats = _extract_and_build(ws, connector, label,
-                                           _engine_options(engine_options), bar,
-                                           save_cursor=False)
+                stats = _extract_and_build(ws, connector, label, eng, bar,
+                                           save_cursor=False, mapped=mapped)
                 customer = (customer_id or os.environ.get("MEGA_CUSTOMER_ID")
                             or ledger.get_meta(ws.con, "sandbox_customer_id") or "offline")
                 plans = plan_rows(ws.con, _golden(ws), customer_id=customer,
                                   on_duplicate=on_duplicate, known=Known.of(stages, owners))
+                mapped.check(ws.con, customer, mapping_run.sent_rows(plans),
+                             mapping_run.known_of(stages, owners, custom_fields))
                 send = [p for p in plans if p.action == "send"]
                 if mode == "live":
                     n_chunks = len(send)
@@ -316,6 +329,8 @@ def plan(
                     "stages_known": bool(stages),
                     "customer_id": customer,
                 }
+                if mapped.mapping is not None:
+                    summary["mapping"] = mapped.summary()
                 result = PlanResult(ws.path, summary, plans)
                 raise _Discard
         except _Discard:
@@ -355,6 +370,9 @@ def sync(
     engine_options: Any = None,
     pull_first: str = "auto",
     progress: bool | None = False,
+    mapping: Any = None,
+    custom_fields: Iterable[str] | None = None,
+    send_anyway: bool = False,
 ) -> SyncResult:
     """Run the whole job against MEGA (or a sandbox) and return its outcome.
 
@@ -378,6 +396,9 @@ def sync(
         base_url = base_url or spec.base_url
         stages, owners = stages or spec.stages, owners or spec.owners
         engine_options = engine_options or spec.engine
+        mapping, send_anyway = mapping or spec.mapping, send_anyway or spec.send_anyway
+        custom_fields = custom_fields or spec.custom_fields
+    mapped = mapping_run.prepare(mapping, send_anyway=send_anyway)
     if on_duplicate not in ("update", "skip"):
         raise ConfigError(f"--on-duplicate must be update or skip, not {on_duplicate!r}")
     if mode not in ("bulk", "live"):
@@ -391,7 +412,7 @@ def sync(
         raise ConfigError(NO_TOKEN)
     connector = _connector(source, path, options)
     label = label or connector.name
-    eng = _engine_options(engine_options)
+    eng = mapped.engine_options(_engine_options(engine_options))
     bar = Progress(progress)
     with Workspace.open(workspace) as ws:
         con = ws.con
@@ -425,13 +446,19 @@ def sync(
                                   dry_run=dry_run, on_duplicate=on_duplicate, customer_id=cust,
                                   base_url=str(mega.base_url))
             try:
-                stats = _extract_and_build(ws, connector, label, eng, bar, save_cursor=True)
-            except BaseException:
+                stats = _extract_and_build(ws, connector, label, eng, bar, save_cursor=True,
+                                           mapped=mapped)
+                plans = plan_rows(con, _golden(ws), customer_id=cust,
+                                  on_duplicate=on_duplicate, known=known,
+                                  retry_failed=retry_failed)
+                mapped.check(con, cust, mapping_run.sent_rows(plans), mapping_run.known_of(
+                    known.stages, known.owners, custom_fields, sandbox))
+            except BaseException:  # nothing was sent: the run is abandoned, never half-done
                 with ledger.transaction(con):
                     runs.set_status(con, run.run_id, runs.ABANDONED)
                 raise
-            plans = plan_rows(con, _golden(ws), customer_id=cust, on_duplicate=on_duplicate,
-                              known=known, retry_failed=retry_failed)
+            if mapped.mapping is not None:
+                stats["mapping"] = mapped.summary()
             _store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
                         on_duplicate=on_duplicate, dry_run=dry_run, build_stats=stats)
             why = _push_run(con, mega, runs.get(con, run.run_id), bar)

@@ -36,6 +36,17 @@ def bare_read(path: Path, threads: int) -> tuple[float, int]:
     return seconds, rows
 
 
+def connector_only(path: Path) -> float:
+    """The csv connector's batches drained, nothing staged: its own share."""
+    from leadbridge.cli._common import build_connector
+
+    connector = build_connector("csv", str(path), None)
+    start = time.perf_counter()
+    for _ in connector.records({}):
+        pass
+    return time.perf_counter() - start
+
+
 def connector_staging(path: Path, threads: int, workdir: Path) -> tuple[float, int, int]:
     """The registered csv connector streamed into ``stage`` (what sync and dedupe do)."""
     from leadbridge.cli._common import build_connector
@@ -65,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             write_csv(args.rows, args.seed, csv_path)
         size_mb = csv_path.stat().st_size / 1e6
         floor, rows = bare_read(csv_path, args.threads)
+        alone = connector_only(csv_path)
         (base / "bench.duckdb").unlink(missing_ok=True)
         staged_s, staged, rejected = connector_staging(csv_path, args.threads, base)
         (base / "bench.duckdb").unlink(missing_ok=True)
     print(f"file: {rows} rows, {size_mb:.0f} MB, threads={args.threads}")
     print(f"duckdb bare read_csv (floor):   {floor:6.2f} s")
+    print(f"csv connector alone (drained): {alone:6.2f} s")
     print(f"csv connector -> engine stage:  {staged_s:6.2f} s  ({staged} staged, "
           f"{rejected} rejected)")
     print(f"ratio: {staged_s / floor:.1f}x the floor, {rows / staged_s:,.0f} rows/s")

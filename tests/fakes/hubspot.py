@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from leadbridge.httpserver import JSONServer, Request, Response, Router
+from leadbridge.httpserver import Request, Response, Router
+
+from ._base import FakeServer
 
 
 @dataclass
-class FakeHubSpot:
+class FakeHubSpot(FakeServer):
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> properties
     archived: set[str] = field(default_factory=set)
     owners: dict[str, str] = field(default_factory=dict)  # owner id -> email
@@ -41,7 +43,6 @@ class FakeHubSpot:
         self.rejected_429 = 0
         self._window: list[float] = []
         self._search_times: list[float] = []
-        self._server: JSONServer | None = None
         self._issued = 0
         self.unauthorized = 0  # 401s answered
         self.refreshes = 0
@@ -56,30 +57,15 @@ class FakeHubSpot:
         self.contacts[cid].update(lastmodifieddate=_iso(ts_ms), **props)
 
     # -- server --------------------------------------------------------------------------
-    def start(self) -> FakeHubSpot:
-        r = Router()
+    def routes(self, r: Router) -> None:
         r.add("GET", "/crm/v3/objects/contacts", self._list)
         r.add("POST", "/crm/v3/objects/contacts/search", self._search)
         r.add("GET", "/crm/v3/owners/", self._owners)
         r.add("GET", "/crm/v3/properties/contacts", self._properties)
         r.add("POST", "/oauth/v1/token", self._token)
-        self._server = JSONServer(r).start()
-        return self
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
-    def __enter__(self) -> FakeHubSpot:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return self._server.base_url
+    def error(self, status: int, message: str) -> Response:
+        return Response(status, {"status": "error", "message": message})
 
     # -- gatekeeping ---------------------------------------------------------------------
     def _gate(self, req: Request, search: bool = False) -> Response | None:

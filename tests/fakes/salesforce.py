@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from leadbridge.httpserver import Request, Response, Router
-from tests.fakes._base import FakeServer
+from ._base import FakeServer
 
 V = "v60.0"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

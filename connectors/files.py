@@ -125,6 +125,10 @@ class _FileConnector(Connector):
         enc, why = self.encoding_used or ("?", "")
         log.info("%s: encoding %s (%s); source_id from %s", path, enc, why, m.id_rule)
         log.info("%s: columns: %s", path, m.describe())
+        guessed = [f"{h!r} -> {t}" for h, t, how in m.rows if how.startswith("fuzzy")]
+        if guessed:  # the only uncertain decisions: say so where the user looks
+            log.warning("%s: mapped by fuzzy match: %s (override with --option columns=...)",
+                        path, ", ".join(guessed))
 
     def _mapping(self, headers: list[str]) -> Mapping:
         return map_headers(headers, explicit=self.explicit,

@@ -183,3 +183,19 @@ def test_fuzz_anything_csv_writes_comes_back_intact(tmp_path, rows, delim):
         custom = json.loads(r["custom_fields"])
         assert (r["contact_name"] or "", custom["Notes"] or "", custom["Extra"] or "") == (
             name, notes, extra)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=1, max_size=300), kind=st.sampled_from([".csv", ".jsonl"]))
+def test_fuzz_arbitrary_bytes_never_crash(tmp_path, data, kind):
+    path = tmp_path / f"any{kind}"
+    path.write_bytes(b"id,name\n" + data if kind == ".csv" else data)
+    try:
+        rows = _read(path)
+    except LeadbridgeError as exc:
+        assert str(exc) and "\n  file = " not in str(exc)
+        return
+    for r in rows:  # each record is either usable or rejected at a named line
+        assert r["source_id"]
+        if r["reject_reason"]:
+            assert r["reject_reason"].startswith("line ")

@@ -10,7 +10,7 @@
   InProgress to JobComplete (or an injected Failed/Aborted), CSV results paged by
   ``maxRecords`` and ``Sforce-Locator`` (literal ``null`` on the last page), rows in no
   particular order, datetimes as ``...Z``, booleans ``true``/``false``, null as empty.
-* ``Sforce-Limit-Info``; expiring sessions; REQUEST_LIMIT_EXCEEDED.
+* ``Sforce-Limit-Info``; expiring sessions; REQUEST_LIMIT_EXCEEDED; injected 5xx answers.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class FakeSalesforce(FakeServer):
     api_max: int = 100_000
     limit_exceeded: bool = False
     rotate_refresh: bool = False  # each refresh-token grant answers a new refresh token
+    fail_queue: list[int] = field(default_factory=list)  # statuses to answer next, in order
     # JWT bearer: the connected app's certificate (a cryptography public key) and whom it trusts
     jwt_public_key: Any = None
     jwt_username: str = "integration@example.com"
@@ -63,6 +64,7 @@ class FakeSalesforce(FakeServer):
     # Bulk API 2.0: status polls before a job completes, and an injected terminal failure
     bulk_polls: int = 2
     bulk_fail: str | None = None  # "Failed" or "Aborted"
+    bulk_hiccups: bool = False  # answer 503 once to the first create, poll and results call
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -71,6 +73,7 @@ class FakeSalesforce(FakeServer):
         self.calls: list[str] = []
         self.jobs: dict[str, dict[str, Any]] = {}
         self.result_pages: list[int] = []  # rows per Bulk result page served
+        self.hiccups: list[str] = []  # Bulk steps that answered a 503
         self._cursors: dict[str, list[dict]] = {}
 
     def add(self, obj: str, rid: str, ts: str, **fields: Any) -> dict:
@@ -163,6 +166,9 @@ class FakeSalesforce(FakeServer):
     def _gate(self, req: Request) -> Response | None:
         with self.lock:
             self.calls.append(f"{req.method} {req.path}")
+            if self.fail_queue:
+                return Response(self.fail_queue.pop(0),
+                                [{"message": "Server busy", "errorCode": "SERVER_UNAVAILABLE"}])
         auth = req.header("authorization") or ""
         if auth[7:] not in self.sessions:
             return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
@@ -234,8 +240,14 @@ class FakeSalesforce(FakeServer):
                                  for n, t in self.custom[obj].items()]}, self._limit())
 
     # -- Bulk API 2.0 --------------------------------------------------------------------
+    def _hiccup(self, step: str) -> Response | None:
+        if self.bulk_hiccups and step not in self.hiccups:
+            self.hiccups.append(step)
+            return Response(503, [{"message": "Server busy", "errorCode": "SERVER_UNAVAILABLE"}])
+        return None
+
     def _job_create(self, req: Request) -> Response:
-        if (bad := self._gate(req)) is not None:
+        if (bad := self._gate(req) or self._hiccup("create")) is not None:
             return bad
         spec = req.json()
         if spec.get("operation") not in ("query", "queryAll") or spec.get("contentType", "CSV") != "CSV":
@@ -269,6 +281,8 @@ class FakeSalesforce(FakeServer):
         return job
 
     def _job_get(self, req: Request) -> Response:
+        if (bad := self._hiccup("poll")) is not None:
+            return bad
         job = self._job(req)
         if isinstance(job, Response):
             return job
@@ -293,6 +307,8 @@ class FakeSalesforce(FakeServer):
         return Response(200, {"id": job["id"], "state": "Aborted"}, self._limit())
 
     def _job_results(self, req: Request) -> Response:
+        if (bad := self._hiccup("results")) is not None:
+            return bad
         job = self._job(req)
         if isinstance(job, Response):
             return job

@@ -103,3 +103,12 @@ def test_csv_pages_parse_quotes_and_reject_ragged_rows():
     assert list(parse_csv("", where="p")) == []
     with pytest.raises(SourceError, match="page 3, CSV line 3: 1 values for 2 columns"):
         list(parse_csv('"Id","Name"\n"1","a"\n"2"\n', where="page 3"))
+
+
+def test_transient_errors_retried_on_every_bulk_step(fake):
+    seed(fake)
+    expected = soql(fake, {})
+    fake.bulk_hiccups = True  # one 503 each on create, poll and results
+    fake.fail_queue = [500]   # and a 500 on the first REST call (describe)
+    assert bulk(fake, {}) == expected
+    assert fake.hiccups == ["create", "poll", "results"] and not fake.fail_queue

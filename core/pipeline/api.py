@@ -28,6 +28,7 @@ from .planner import Known, RowPlan, live_body, plan_rows
 from .progress import Progress
 from .push import RunStopped, push
 from .target import NO_TOKEN, open_target, time_scale
+from .testhook import pause
 
 __all__ = ["NO_TOKEN", "PlanResult", "SyncResult", "plan", "pull_snapshot", "sync", "time_scale"]
 
@@ -90,6 +91,7 @@ def _counted(items: Iterable[Any], progress: Progress) -> Iterator[Any]:
     for item in items:
         yield item
         progress.advance("records", item.num_rows if isinstance(item, pa.RecordBatch) else 1)
+    pause("stage")  # every record is handed to staging; its transaction is not committed
 
 
 def _stats(result: Any) -> dict[str, Any]:
@@ -116,6 +118,7 @@ def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options
         with ledger.transaction(ws.con):
             ledger.save_cursor(ws.con, label, state)
     progress.finish("records", int(getattr(staged, "received", 0) or 0))
+    pause("cluster")
     result = build(ws, engine_options)
     stats = _stats(result)
     progress.finish("clusters", int(stats.get("clusters") or 0))

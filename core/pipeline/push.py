@@ -20,6 +20,7 @@ from ..chunking import Chunk
 from ..errors import ConfigError, MegaError
 from ..mega_model import BULK_ENDPOINT
 from . import ledger, pull
+from .testhook import pause
 
 #: Raised out of push to stop a run that cannot finish now but can be resumed (exit 3).
 
@@ -66,6 +67,7 @@ def push(
         with ledger.transaction(con):
             con.execute("UPDATE sync_chunks SET state = 'sending', attempts = attempts + 1, "
                         "sent_at = now() WHERE run_id = ? AND chunk_index = ?", [run_id, index])
+        pause("after_ledger")
         stats.requests += 1
         try:
             if endpoint == BULK_ENDPOINT:
@@ -88,6 +90,7 @@ def push(
             else:
                 raise RunStopped(f"run {run_id} stopped at chunk {index}: {exc}. Nothing is "
                                  "lost: run the same sync again to resume it") from None
+        pause("before_record")  # MEGA answered; the answer is not stored yet
         _record(con, run_id, index, customer_id, results, unknown, status, dry_run)
         stats.chunks_done += 1
         if on_chunk:

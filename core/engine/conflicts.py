@@ -1,8 +1,8 @@
 """Conflicts: clusters holding several distinct emails or phones (MEGA stores one of each).
 
 Never dropped silently: each such cluster gets a row per kind with the key kept on the
-golden row and the keys that lost. Only multi-record groups can conflict, so one pass
-over their records aggregates both kinds, and the kept keys come from the narrow merged
+golden row and the keys that lost. Only multi-record groups can conflict, so only their
+records are read, and the kept keys come from the narrow merged
 table by integer group id (not from a join on the wide golden table).
 """
 
@@ -18,17 +18,15 @@ def find_conflicts(ws: Workspace) -> None:
         WITH m AS (
           SELECT g.grp, s.ekey, s.pkey FROM lb_grp g JOIN lb_state s USING (rid)
           SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)
-        ), agg AS (
-          SELECT grp,
-                 list(DISTINCT ekey ORDER BY ekey) FILTER (WHERE ekey IS NOT NULL) AS ekeys,
-                 count(ekey) AS en, count(DISTINCT ekey) AS ed,
-                 list(DISTINCT pkey ORDER BY pkey) FILTER (WHERE pkey IS NOT NULL) AS pkeys,
-                 count(pkey) AS pn, count(DISTINCT pkey) AS pd
-          FROM m GROUP BY grp HAVING count(DISTINCT ekey) > 1 OR count(DISTINCT pkey) > 1
-        ), multi AS (
-          SELECT grp, 'email' AS kind, ekeys AS keys, en AS records FROM agg WHERE ed > 1
+        ), keys AS (
+          SELECT grp, 'email' AS kind, ekey AS key FROM m WHERE ekey IS NOT NULL
           UNION ALL
-          SELECT grp, 'phone' AS kind, pkeys AS keys, pn AS records FROM agg WHERE pd > 1
+          SELECT grp, 'phone' AS kind, pkey AS key FROM m WHERE pkey IS NOT NULL
+        ), d AS (  -- distinct keys first: plain GROUP BYs, no DISTINCT aggregates
+          SELECT grp, kind, key, count(*) AS n FROM keys GROUP BY grp, kind, key
+        ), multi AS (
+          SELECT grp, kind, list(key ORDER BY key) AS keys, sum(n)::BIGINT AS records
+          FROM d GROUP BY grp, kind HAVING count(*) > 1
         ), k AS (
           SELECT m.grp, m.kind, m.keys, m.records,
                  CASE m.kind WHEN 'email' THEN f.email_key ELSE f.phone_key END AS kept

@@ -83,16 +83,21 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
     """Aggregate multi-record groups into ``_lb_gf_multi``; return a SQL relation of every
     group's merged fields (grp, golden columns, email_key, phone_key, cf)."""
     con = ws.con
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _lb_mo AS
+        -- ranked on a narrow projection: a window sorts its whole payload
+        SELECT rid, row_number() OVER (
+                 ORDER BY recency_us, coalesce(created_us, -9223372036854775807), source,
+                          source_id) AS ord
+        FROM lb_norm JOIN lb_grp USING (rid)
+        SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)""")
+    # read once (the default rules): a view, so the wide rows are never copied; read
+    # several times (most_frequent, long-form custom fields): a table
+    rules = [options.rule(RULE_NAME.get(c, c)) for c in FIELDS] + [options.rule("custom_fields")]
+    once = layout.is_struct and "most_frequent" not in rules
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lb_mm AS
-        SELECT m.*, {_prio(options)} AS prio, o.ord
-        FROM lb_mrec m JOIN (
-          -- ranked on a narrow projection: a window sorts its whole payload
-          SELECT rid, row_number() OVER (
-                   ORDER BY recency_us, coalesce(created_us, -9223372036854775807), source,
-                            source_id) AS ord
-          FROM lb_norm JOIN lb_grp USING (rid)
-          SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)) o USING (rid)""")
+        CREATE OR REPLACE TEMP {'VIEW' if once else 'TABLE'} _lb_mm AS
+        SELECT m.*, {_prio(options)} AS prio, o.ord FROM lb_mrec m JOIN _lb_mo o USING (rid)""")
     selects, joins = [], []
     for col, (value, group) in FIELDS.items():
         rule = options.rule(RULE_NAME.get(col, col))
@@ -129,7 +134,8 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
                     f"SELECT {', '.join(cols)}, g.grp, g.cf FROM ({grouped}) g")
     else:
         _long_custom(ws, layout, cf_rule, cols, grouped)
-    con.execute("DROP TABLE _lb_mm")
+    con.execute(f"DROP {'VIEW' if once else 'TABLE'} _lb_mm")
+    con.execute("DROP TABLE _lb_mo")
     return """
         SELECT contact_name, contact_email, email_key, contact_phone, phone_key,
                source_platform, source_type, stage_slug, owner_id, lead_line, grp, cf

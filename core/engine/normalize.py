@@ -114,18 +114,21 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
         CREATE OR REPLACE TEMP TABLE lb_phone_raw AS
         SELECT p.*, pc.status, pc.e164 FROM lb_phone_raw p
         LEFT JOIN lb_phone_class pc ON pc.clean = p.clean""")
-    _map_table(ws, "_lb_stage_map", dict(options.stage_map or {}))
-    _map_table(ws, "_lb_owner_map", dict(options.owner_map or {}))
-    stage_expr = (
-        "sm.dst" if options.stage_map is not None else
-        "nullif(trim(regexp_replace(lower(lb_fstrip(r.stage)), '[^a-z0-9]+', '_', 'g'), '_'), '')"
-    )
-    owner_expr = (
-        "om.dst" if options.owner_map is not None else
-        "CASE WHEN regexp_full_match(lb_fstrip(r.owner), "
-        "'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') "
-        "THEN lb_fstrip(r.owner) END"
-    )
+    # stage and owner repeat: without a user map, each DISTINCT value is converted once
+    # into the same (src, dst) table a user map fills, joined like one
+    slug = "nullif(trim(regexp_replace(lower(lb_fstrip(src)), '[^a-z0-9]+', '_', 'g'), '_'), '')"
+    uuid = ("CASE WHEN regexp_full_match(lb_fstrip(src), '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-"
+            "[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') THEN lb_fstrip(src) END")
+    for name, column, mapping, derived in (("_lb_stage_map", "stage", options.stage_map, slug),
+                                           ("_lb_owner_map", "owner", options.owner_map, uuid)):
+        if mapping is not None:
+            _map_table(ws, name, dict(mapping))
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT src, {derived} AS dst "
+                        f"FROM (SELECT DISTINCT {column} AS src FROM records "
+                        f"WHERE {column} IS NOT NULL)")
+    stage_expr = "sm.dst"
+    owner_expr = "om.dst"
     owner_raw = "nullif(lb_fstrip(r.owner), '')"
     cf_extra, custom_sql, layout = _custom_sql(ws, {
         "phone_extension": "p.ext",

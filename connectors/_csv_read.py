@@ -13,6 +13,7 @@ embedded newlines, rejected ones by their text).
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +50,20 @@ class Rejected:
     reason: str
 
 
-def sniff_header(path: Path, label: str) -> tuple[list[str], str, int]:
-    """(headers, delimiter, lines the header spans) from the UTF-8 file's first record.
+def sniff_header(path: Path, label: str) -> tuple[list[str], str, int, int]:
+    """(headers, delimiter, lines up to the header's end, lines to skip before the header)
+    from the UTF-8 file's first record.
 
     The delimiter is the candidate (comma, tab, semicolon, pipe) seen most often in the first
-    line outside quotes; none at all means a one-column file.
+    line outside quotes; none at all means a one-column file. Excel's ``sep=;`` first line
+    names it and is skipped.
     """
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         first = fh.readline(1 << 22)
+        forced = re.fullmatch(r"sep=(.)\r?\n?", first)
+        skip = 0
+        if forced:
+            skip, first = 1, fh.readline(1 << 22)
         if not first.strip():
             rest = fh.read(1 << 16)
             if not rest.strip():
@@ -65,24 +72,27 @@ def sniff_header(path: Path, label: str) -> tuple[list[str], str, int]:
         outside = "".join(part for n, part in enumerate(first.split('"')) if n % 2 == 0)
         counts = [(outside.count(d), -n, d) for n, d in enumerate(_DELIMITERS)]
         best = max(counts)
-        delim = best[2] if best[0] > 0 else ","
+        delim = forced.group(1) if forced else best[2] if best[0] > 0 else ","
         fh.seek(0)
+        if skip:
+            fh.readline(1 << 22)
         csv.field_size_limit(2**31 - 1)
         try:
             headers = next(csv.reader(fh, delimiter=delim, quotechar='"', doublequote=True,
                                       strict=False))
         except (StopIteration, csv.Error) as exc:
             raise SourceDataError(f"{label}: cannot read the header line ({exc})") from None
-    spans = 1 + sum(h.count("\n") for h in headers)
-    return headers, delim, spans
+    spans = skip + 1 + sum(h.count("\n") for h in headers)
+    return headers, delim, spans, skip
 
 
-def load_csv(con: duckdb.DuckDBPyConnection, path: Path, ncols: int, delim: str) -> None:
+def load_csv(con: duckdb.DuckDBPyConnection, path: Path, ncols: int, delim: str,
+             skip: int = 0) -> None:
     """``t(c0..cN)`` all VARCHAR in file order (rowid), plus DuckDB's ``reject_errors``."""
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     con.execute(f"""
         CREATE TABLE t AS SELECT * FROM read_csv({_lit(str(path))}, columns={cols},
-            header=true, delim={_lit(delim)}, quote='"', escape='"', auto_detect=false,
+            header=true, skip={int(skip)}, delim={_lit(delim)}, quote='"', escape='"', auto_detect=false,
             store_rejects=true, max_line_size={MAX_LINE_BYTES}, encoding='utf-8')""")
 
 

@@ -151,9 +151,9 @@ class CsvConnector(_FileConnector):
 
     def _load(self, con: duckdb.DuckDBPyConnection, path: Path,
               label: str) -> tuple[Mapping, Table]:
-        headers, delim, header_lines = sniff_header(path, label)
+        headers, delim, header_lines, skip = sniff_header(path, label)
         mapping = self._mapping(headers)
-        load_csv(con, path, len(headers), delim)
+        load_csv(con, path, len(headers), delim, skip)
         rejects = rejected_lines(con, path)
         if _no_rows(con) and not rejects:
             raise SourceDataError(f"{label} has a header line but no data lines",

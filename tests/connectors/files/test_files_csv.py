@@ -205,3 +205,11 @@ def test_crlf_mixed_and_old_mac_line_endings(tmp_path):
     rows, _ = read(path)
     assert {r["source_id"]: r["contact_name"] for r in good(rows)} == {"2": "Ann", "4": "Cy"}
     assert list(rejected(rows)) == ["line:3"]
+
+
+def test_excel_sep_line_names_the_delimiter_and_is_skipped(tmp_path):
+    path = write(tmp_path / "l.csv", "sep=;\nName;Home,Phone\nAnn;555-0100,x\nBob;b;c\n")
+    rows, conn = read(path)
+    assert [(r["source_id"], r["contact_name"]) for r in good(rows)] == [("3", "Ann")]
+    assert list(rejected(rows)) == ["line:4"]
+    assert conn.header_mapping[1] == ("Home,Phone", "contact_phone", "synonym")

@@ -124,7 +124,7 @@ def rejected_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[Rejected]
     return out
 
 
-def _lines_at(path: Path, offsets: list[int]) -> list[int]:
+def _lines_at(path: Path, offsets: list[int], chunk: int = 8 << 20) -> list[int]:
     """1-based line number at each (sorted) byte offset, counting newlines in big chunks."""
     out: list[int] = []
     seen = 0
@@ -135,7 +135,7 @@ def _lines_at(path: Path, offsets: list[int]) -> list[int]:
             while pos + len(buf) < off:
                 seen += buf.count(b"\n")
                 pos += len(buf)
-                buf = fh.read(8 << 20)
+                buf = fh.read(chunk)
                 if not buf:
                     break
             if pos + len(buf) >= off:

@@ -213,3 +213,44 @@ def test_excel_sep_line_names_the_delimiter_and_is_skipped(tmp_path):
     assert [(r["source_id"], r["contact_name"]) for r in good(rows)] == [("3", "Ann")]
     assert list(rejected(rows)) == ["line:4"]
     assert conn.header_mapping[1] == ("Home,Phone", "contact_phone", "synonym")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_line_numbers_stay_exact_with_newlines_and_rejects_mixed(tmp_path, seed):
+    """Every record's id (no id column) and every reject's number is the line it starts on."""
+    import random
+
+    rng = random.Random(seed)
+    lines = ["Name,Email,Notes"]
+    expected_good, expected_bad = {}, set()
+    for n in range(rng.randrange(20, 60)):
+        start = len(lines) + 1 + sum(x.count("\n") for x in lines)
+        kind = rng.random()
+        if kind < 0.2:
+            lines.append(f"Bad{n},b{n}@example.com,x,extra")
+            expected_bad.add(f"line:{start}")
+        elif kind < 0.45:
+            body = "\n".join(f"part {k}" for k in range(rng.randrange(1, 4)))
+            lines.append(f'P{n},p{n}@example.com,"{body}"')
+            expected_good[str(start)] = f"P{n}"
+        else:
+            lines.append(f"P{n},p{n}@example.com,plain")
+            expected_good[str(start)] = f"P{n}"
+    prefix = b"\xef\xbb\xbf" if seed % 2 else b""
+    path = tmp_path / "l.csv"
+    path.write_bytes(prefix + ("\n".join(lines) + "\n").encode())
+    rows, _ = read(path)
+    assert {r["source_id"]: r["contact_name"] for r in good(rows)} == expected_good
+    assert set(rejected(rows)) == expected_bad
+
+
+def test_byte_offsets_become_line_numbers_across_chunk_borders(tmp_path):
+    from leadbridge.connectors._csv_read import _lines_at
+
+    data = b"a\nbb\n\nccc\nd\n" * 7
+    path = tmp_path / "x"
+    path.write_bytes(data)
+    offsets = sorted({0, 1, 2, 5, 6, 17, 30, len(data) - 1, len(data)})
+    expected = [data[:o].count(b"\n") + 1 for o in offsets]
+    for chunk in (1, 3, 7, 1 << 20):
+        assert _lines_at(path, offsets, chunk) == expected

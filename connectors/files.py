@@ -30,6 +30,8 @@ from ._csv_read import load_csv, load_lines, rejected_lines, sniff_header
 from ._headers import Mapping, map_headers, parse_explicit
 
 log = logging.getLogger("leadbridge.connectors.files")
+#: Columns listed in the INFO line (a 10,000-column file is summarized).
+_SHOW_COLUMNS = 60
 
 _OPTIONS = (
     Option("path", "path", required=True, help="The file to read."),
@@ -123,8 +125,11 @@ class _FileConnector(Connector):
     def _announce(self, path: Path, m: Mapping, table: Table) -> None:
         self.header_mapping = list(m.rows)
         enc, why = self.encoding_used or ("?", "")
-        log.info("%s: encoding %s (%s); source_id from %s", path, enc, why, m.id_rule)
-        log.info("%s: columns: %s", path, m.describe())
+        shown = [f"  {h!r} -> {t} ({how})" for h, t, how in m.rows[:_SHOW_COLUMNS]]
+        if len(m.rows) > _SHOW_COLUMNS:
+            shown.append(f"  ... and {len(m.rows) - _SHOW_COLUMNS} more columns")
+        log.info("%s: encoding %s (%s), source_id from %s; columns:\n%s", path.name, enc, why,
+                 m.id_rule, "\n".join(shown))
         guessed = [f"{h!r} -> {t}" for h, t, how in m.rows if how.startswith("fuzzy")]
         if guessed:  # the only uncertain decisions: say so where the user looks
             log.warning("%s: mapped by fuzzy match: %s (override with --option columns=...)",

@@ -36,8 +36,23 @@ def _root(
         raise typer.Exit(0)
 
 
+def _show_info_logs() -> None:
+    """leadbridge's INFO lines go to stderr as bare text: a file connector's column mapping
+    and encoding is how the user sees what was mapped to what (every other module logs at
+    DEBUG)."""
+    import logging
+
+    logger = logging.getLogger("leadbridge")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    _show_info_logs()
     try:
         app(args=argv, standalone_mode=True)
     except LeadbridgeError as exc:  # raised outside a command's own handling

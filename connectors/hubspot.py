@@ -34,6 +34,11 @@ SEARCH_CAP = 10_000
 PROPERTIES_CHARS = 15_000
 PAGE = 100
 CURSOR = "hubspot_lastmodified_ms"
+#: {contact id: lastmodifieddate ms} sent within the lookback before the cursor
+RECENT = "hubspot_recent"
+#: the newest archivedAt (ms) reported, and the ids archived at exactly that moment
+ARCHIVED = "hubspot_archived_ms"
+RECENT_CAP = 10_000
 
 
 def property_chunks(props: list[str], max_chars: int) -> list[list[str]]:
@@ -48,6 +53,15 @@ def property_chunks(props: list[str], max_chars: int) -> list[list[str]]:
         chunks[-1].append(prop)
         size += cost
     return chunks
+
+
+def _window(versions: dict[str, int], floor: int) -> dict[str, int]:
+    """The versions at or after ``floor``, at most RECENT_CAP of the newest (dropping some
+    only costs a harmless re-read)."""
+    kept = {k: v for k, v in versions.items() if v >= floor}
+    if len(kept) > RECENT_CAP:
+        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-RECENT_CAP:])
+    return kept
 
 
 def _ms(value: str | None) -> int | None:
@@ -168,6 +182,11 @@ class HubSpotConnector(Connector):
             custom = self._custom_properties(http)
             props = list(dict.fromkeys([*BASE_PROPERTIES, *custom]))
             cursor = state.get(CURSOR) if self.config["incremental"] else None
+            lookback_ms = self.config["lookback_seconds"] * 1000
+            # versions the previous run sent near its cursor: a lookback re-read skips them
+            sent_before = {str(k): int(v) for k, v in (state.get(RECENT) or {}).items()} \
+                if cursor else {}
+            recent: dict[str, int] = {}
             seen: set[str] = set()
             merged: set[str] = set()
             high = int(cursor) if cursor else 0
@@ -179,7 +198,13 @@ class HubSpotConnector(Connector):
                     continue
                 seen.add(cid)
                 props_ = contact.get("properties") or {}
-                high = max(high, _ms(props_.get("lastmodifieddate")) or 0)
+                ms = _ms(props_.get("lastmodifieddate")) or 0
+                if cid in sent_before and sent_before[cid] == ms:
+                    continue  # this very version was sent by the previous run
+                high = max(high, ms)
+                recent[cid] = ms
+                if len(recent) > 2 * RECENT_CAP:
+                    recent = _window(recent, high - lookback_ms)
                 merged.update(m.strip() for m in (props_.get("hs_merged_object_ids") or "")
                               .split(";") if m.strip())
                 yield self._record(contact, owners, custom, self.config["stage_property"])
@@ -188,15 +213,35 @@ class HubSpotConnector(Connector):
                 seen.add(cid)
                 yield {"source_id": cid, "source_platform": "hubspot", "deleted": True}
             if self.config["include_archived"]:
-                for contact in self._list(http, ["lastmodifieddate"], archived=True):
-                    cid = str(contact["id"])
-                    if cid not in seen:
-                        seen.add(cid)
-                        yield {"source_id": cid, "source_platform": "hubspot", "deleted": True}
+                yield from self._archived(http, state, seen, bool(cursor))
             if high:
                 # a contact edited while this run read is newer than the run start, maybe
                 # older than the newest contact seen: never save past the run start
-                state[CURSOR] = min(high, max(started_ms, int(cursor or 0)))
+                saved = min(high, max(started_ms, int(cursor or 0)))
+                state[CURSOR] = saved
+                state[RECENT] = _window({**sent_before, **recent}, saved - lookback_ms)
+
+    def _archived(self, http: HttpClient, state: dict[str, Any], seen: set[str],
+                  incremental: bool) -> Iterator[dict[str, Any]]:
+        """Tombstones for archived contacts; incremental runs report only those archived
+        since the previous run (``archivedAt`` after the saved one, or at it and not sent)."""
+        saved = int(state.get(ARCHIVED) or 0) if incremental else 0
+        saved_ids = set(state.get(ARCHIVED + "_ids") or []) if incremental else set()
+        high, high_ids = saved, set(saved_ids)
+        for contact in self._list(http, ["lastmodifieddate"], archived=True):
+            cid = str(contact["id"])
+            at = _ms(contact.get("archivedAt"))
+            if cid in seen or (at is not None and (at < saved or (at == saved and cid in saved_ids))):
+                continue
+            seen.add(cid)
+            if at is not None and at > high:
+                high, high_ids = at, set()
+            if at is not None and at == high:
+                high_ids.add(cid)
+            yield {"source_id": cid, "source_platform": "hubspot", "deleted": True}
+        if high:
+            state[ARCHIVED] = high
+            state[ARCHIVED + "_ids"] = sorted(high_ids)[:RECENT_CAP]
 
     def _paged(self, http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[dict]:
         after = None

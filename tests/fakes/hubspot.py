@@ -22,6 +22,7 @@ from ._base import FakeServer
 class FakeHubSpot(FakeServer):
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> properties
     archived: set[str] = field(default_factory=set)
+    archived_at: dict[str, int] = field(default_factory=dict)  # id -> archivedAt ms
     owners: dict[str, str] = field(default_factory=dict)  # owner id -> email
     custom_props: tuple[str, ...] = ("favorite_color",)
     tokens: set[str] = field(default_factory=lambda: {"pat-secret-token"})
@@ -52,6 +53,10 @@ class FakeHubSpot(FakeServer):
     def add(self, cid: str, ts_ms: int, **props: Any) -> None:
         self.contacts[cid] = {"lastmodifieddate": _iso(ts_ms), "createdate": _iso(ts_ms),
                               "hs_object_id": cid, **props}
+
+    def archive(self, cid: str, at_ms: int) -> None:
+        self.archived.add(cid)
+        self.archived_at[cid] = at_ms
 
     def touch(self, cid: str, ts_ms: int, **props: Any) -> None:
         self.contacts[cid].update(lastmodifieddate=_iso(ts_ms), **props)
@@ -109,9 +114,12 @@ class FakeHubSpot(FakeServer):
     # -- endpoints -----------------------------------------------------------------------
     def _obj(self, cid: str, props: list[str]) -> dict[str, Any]:
         p = self.contacts[cid]
-        return {"id": cid, "properties": {k: p.get(k) for k in props if k in p},
-                "createdAt": p["createdate"], "updatedAt": p["lastmodifieddate"],
-                "archived": cid in self.archived}
+        obj = {"id": cid, "properties": {k: p.get(k) for k in props if k in p},
+               "createdAt": p["createdate"], "updatedAt": p["lastmodifieddate"],
+               "archived": cid in self.archived}
+        if cid in self.archived:  # archiving does not bump lastmodifieddate
+            obj["archivedAt"] = _iso(self.archived_at.get(cid, _ms(p["lastmodifieddate"])))
+        return obj
 
     def _list(self, req: Request) -> Response:
         url = len(req.path) + 1 + len(urlencode(req.query, doseq=True))

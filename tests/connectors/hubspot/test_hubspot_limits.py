@@ -76,7 +76,8 @@ def test_contact_edited_during_a_full_sync_is_read_by_the_next_run(fake):
     assert state[CURSOR] <= now  # the run start, not the newest timestamp seen
     time.sleep(0.01)  # the next run starts after both edits
     again = {r["source_id"]: r for r in conn(fake, lookback_seconds=0).records(state)}
-    assert again["1"]["first_name"] == "edited" and again["250"]["first_name"] == "later"
+    # 1 changed after it was read: sent again; 250 was read in its new version: not resent
+    assert list(again) == ["1"] and again["1"]["first_name"] == "edited"
 
 
 def test_contacts_merged_into_another_are_reported_deleted(fake):
@@ -91,3 +92,20 @@ def test_lead_status_can_be_the_stage(fake):
     fake.add("1", BASE, lifecyclestage="lead", hs_lead_status="IN_PROGRESS")
     (r,) = conn(fake, stage_property="hs_lead_status", include_archived=False).records({})
     assert r["stage"] == "IN_PROGRESS" and r["custom_fields"] == {"lifecyclestage": "lead"}
+
+
+def test_lookback_rereads_skip_versions_already_sent_and_archives_are_reported_once(fake):
+    for i in range(1, 21):  # all within the 300 s lookback of the cursor
+        fake.add(str(i), BASE + i * 1000)
+    fake.add("21", BASE)
+    fake.archive("21", BASE + 50_000)
+    state = {}
+    first = [r["source_id"] for r in conn(fake).records(state)]
+    assert sorted(first, key=int) == [str(i) for i in range(1, 22)]
+    assert [r["source_id"] for r in conn(fake).records(state)] == []  # nothing changed
+    fake.add("22", BASE + 5_500)          # indexed late: older than the cursor, never sent
+    fake.touch("3", BASE + 30_000, firstname="new")
+    fake.archive("4", BASE + 60_000)
+    got = {r["source_id"]: r for r in conn(fake).records(state)}
+    assert sorted(got, key=int) == ["3", "4", "22"] and got["4"]["deleted"]
+    assert [r["source_id"] for r in conn(fake).records(state)] == []

@@ -59,6 +59,11 @@ def test_dedupe_csv_writes_the_plan_and_accounts_for_every_line(tmp_path: Path) 
     assert by_source["a1"]["row_ref"] == by_source["a2"]["row_ref"]  # merged by email
     assert by_source["b1"]["row_ref"] == by_source["b2"]["row_ref"]  # merged by phone
     assert "Traceback" not in r.stderr
+    # the user sees what was mapped to what, and which line was rejected
+    for shown in ("'E-mail' -> contact_email (synonym)", "'Cell Phone' -> contact_phone",
+                  "'Budget' -> custom_fields['Budget'] (unmapped)", "source_id from column 'ID'",
+                  "line(s) rejected"):
+        assert shown in r.stderr, r.stderr
 
 
 def test_sync_csv_sandbox_reports_rejected_lines_and_rerun_sends_nothing(tmp_path: Path) -> None:

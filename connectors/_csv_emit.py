@@ -104,6 +104,9 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
     joins = []
     for name, i in m.fields.items():
         expr = tab.value_sql[i]
+        if m.fallbacks.get(name):  # a second "Mobile" column fills an empty "Phone"
+            alts = [tab.value_sql[j] for j in [i, *m.fallbacks[name]]]
+            expr = "coalesce(" + ", ".join(f"nullif(trim({a}), '')" for a in alts) + ")"
         if name in ENUMS:
             # few distinct values: slug them once in a lookup table, join it back
             allowed, words = ENUMS[name]

@@ -62,6 +62,9 @@ _SUFFIXES = (("email", "contact_email"), ("phone", "contact_phone"),
 #: Minimum rapidfuzz ratio (0-100) for a fuzzy match against a synonym.
 FUZZY_CUTOFF = 88
 
+#: Fields a second matching column fills in for when the first one is empty on a row.
+FALLBACK_FIELDS = ("contact_name", "contact_email", "contact_phone")
+
 _RANK = {"explicit": 0, "id": 0, "exact": 1, "synonym": 2, "suffix": 3, "fuzzy": 4}
 
 
@@ -131,6 +134,9 @@ class Mapping:
     id_column: int | None = None
     id_rule: str = "line number"
     rows: list[tuple[str, str, str]] = field(default_factory=list)
+    #: field -> further columns read when the field's own column is empty on a row
+    #: ("Phone" empty, "Mobile" filled); they stay custom fields as well.
+    fallbacks: dict[str, list[int]] = field(default_factory=dict)
 
     def describe(self) -> str:
         """One line a user can read: ``'E-mail' -> contact_email (synonym); ...``."""
@@ -178,7 +184,11 @@ def map_headers(headers: list[str], *, explicit: dict[str, str] | None = None,
             guesses.append((_RANK[g[1].split(" ")[0]], i, g[0], g[1]))
     for _rank, i, target, how in sorted(guesses):
         if target in taken:
-            decided[i] = (CUSTOM, f"{target} already from {headers[taken[target]]!r}")
+            how = f"{target} already from {headers[taken[target]]!r}"
+            if target in FALLBACK_FIELDS:
+                m.fallbacks.setdefault(target, []).append(i)
+                how += "; used where that one is empty"
+            decided[i] = (CUSTOM, how)
         else:
             taken[target] = i
             decided[i] = (target, how)

@@ -254,3 +254,19 @@ def test_byte_offsets_become_line_numbers_across_chunk_borders(tmp_path):
     expected = [data[:o].count(b"\n") + 1 for o in offsets]
     for chunk in (1, 3, 7, 1 << 20):
         assert _lines_at(path, offsets, chunk) == expected
+
+
+def test_a_second_phone_or_email_column_fills_in_where_the_first_is_empty(tmp_path):
+    text = ("id,Phone,Mobile,Email,Work Email\n"
+            "1,555-0100,555-0199,a@example.com,\n"
+            "2,,555-0200,,b@work.example.com\n"
+            "3,  ,,,\n")
+    rows, conn = read(write(tmp_path / "l.csv", text))
+    got = by_id(rows)
+    assert (got["1"]["contact_phone"], got["1"]["contact_email"]) == ("555-0100", "a@example.com")
+    assert (got["2"]["contact_phone"], got["2"]["contact_email"]) == (
+        "555-0200", "b@work.example.com")
+    assert got["3"]["contact_phone"] is None and got["3"]["contact_email"] is None
+    assert got["1"]["custom"]["Mobile"] == "555-0199"  # still kept as it was
+    assert "used where that one is empty" in dict((h, how) for h, _, how in
+                                                  conn.header_mapping)["Mobile"]

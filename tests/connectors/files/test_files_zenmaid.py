@@ -62,6 +62,8 @@ def test_zenmaid_export_reads_with_the_recipe(tmp_path):
     # Yelp is no MEGA source_platform: zenmaid fills in, the raw value stays a custom field
     assert bo["source_platform"] == "zenmaid" and bo["custom"]["Lead Source"] == "Yelp"
     assert bo["custom"]["Mobile Phone"] == "+1 555 555 0144"
+    # Phone is empty for Bo: Mobile Phone fills contact_phone
+    assert bo["contact_phone"] == "+1 555 555 0144"
 
 
 def test_recipe_job_file_plans_offline(tmp_path):

@@ -36,6 +36,7 @@ BASE_FIELDS = {
                 "SystemModstamp"),
 }
 CURSOR = "salesforce_cursor"
+RECENT_CAP = 10_000
 _LIMIT = re.compile(r"api-usage=(\d+)/(\d+)")
 _DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
 #: Field types of the base fields that are not text (CSV results carry no types).
@@ -50,6 +51,17 @@ def _soql_dt(value: str, minus: int = 0) -> str:
         return value[:19] + "Z"
     moment = datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S") - timedelta(seconds=minus)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _window(versions: dict[str, str], top: str, lookback: int) -> dict[str, str]:
+    """The versions (``SystemModstamp`` text to the millisecond) at most ``lookback`` seconds
+    before ``top``; at most RECENT_CAP of the newest (dropping some only costs a re-read)."""
+    floor = (datetime.strptime(top[:19], "%Y-%m-%dT%H:%M:%S")
+             - timedelta(seconds=lookback)).strftime("%Y-%m-%dT%H:%M:%S")
+    kept = {k: v for k, v in versions.items() if v >= floor}
+    if len(kept) > RECENT_CAP:
+        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-RECENT_CAP:])
+    return kept
 
 
 def _newer(cur: dict, old: dict | None) -> bool:
@@ -194,13 +206,30 @@ class SalesforceConnector(Connector):
                         on_response=self._check) as http:
             self._http = http
             cursors = dict(state.get(CURSOR) or {})
+            lookback = self.config["lookback_seconds"]
             for obj in self._objects:
-                for rec, cur in self._read(http, obj, cursors.get(obj)):
-                    if cur is not None and _newer(cur, cursors.get(obj)):
-                        cursors[obj] = cur
+                saved = cursors.get(obj) or {}
+                # versions the previous run sent near its cursor: a lookback re-read skips them
+                sent_before = dict(saved.get("recent") or {}) if lookback > 0 else {}
+                recent: dict[str, str] = {}
+                for rec, cur, kind in self._read(http, obj, cursors.get(obj)):
+                    if kind != "end":
+                        version = cur["ts"][:23]
+                        if sent_before.get(cur["id"]) == version:
+                            rec = None  # this very version was sent by the previous run
+                        elif lookback > 0:
+                            recent[cur["id"]] = version
+                            if len(recent) > 2 * RECENT_CAP:
+                                recent = _window(recent, max(recent.values()), lookback)
+                    if kind != "bulk_row" and _newer(cur, cursors.get(obj)):
+                        cursors[obj] = {**cur, **({"recent": sent_before} if sent_before else {})}
                         state[CURSOR] = dict(cursors)
                     if rec is not None:
                         yield rec
+                if lookback > 0 and obj in cursors:
+                    cursors[obj] = {**cursors[obj], "recent": _window(
+                        {**sent_before, **recent}, cursors[obj]["ts"][:23], lookback)}
+                    state[CURSOR] = dict(cursors)
 
     def _api(self, path: str) -> str:
         if self._instance is None:
@@ -242,7 +271,7 @@ class SalesforceConnector(Connector):
             page = http.get_json(url)
             for row in page.get("records", []):
                 cur = {"ts": row["SystemModstamp"], "id": row["Id"]}
-                yield self._record(obj, row, custom), cur
+                yield self._record(obj, row, custom), cur, "row"
             nxt = page.get("nextRecordsUrl")
             if page.get("done", True) or not nxt:
                 return
@@ -275,9 +304,10 @@ class SalesforceConnector(Connector):
             if high is None or key > high:
                 high = key
                 top = {"ts": row["SystemModstamp"], "id": row["Id"]}
-            yield self._record(obj, row, custom), None
+            yield self._record(obj, row, custom), {"ts": row["SystemModstamp"], "id": row["Id"]}, \
+                "bulk_row"
         if high is not None:
-            yield None, top
+            yield None, top, "end"
 
     def _record(self, obj: str, row: dict, custom: list[str]) -> dict[str, Any] | None:
         if row.get("IsDeleted"):

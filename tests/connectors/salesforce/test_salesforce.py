@@ -40,18 +40,22 @@ def test_full_then_incremental_every_record_once_with_ties_and_deletes(fake):
     assert state[CURSOR]["Lead"] == {"ts": ts(30), "id": "00Q00006"}
 
 
-def test_lookback_finds_rows_committed_late_and_the_cursor_never_goes_back(fake):
+def test_lookback_finds_rows_committed_late_and_never_resends_a_version(fake):
     for i in range(10):
         fake.add("Lead", f"00Q{i:05d}", ts(10 + i))
     state = {}
     list(conn(fake).records(state))
-    assert state[CURSOR]["Lead"] == {"ts": ts(19), "id": "00Q00009"}
+    cur = state[CURSOR]["Lead"]
+    assert (cur["ts"], cur["id"]) == (ts(19), "00Q00009") and len(cur["recent"]) == 10
+    assert list(conn(fake).records(state)) == []  # all within the lookback, all sent already
     # committed after that run, stamped earlier than its cursor (Airbyte #27146)
     fake.add("Lead", "00QLATE", ts(15), Email="late@x.com")
     assert [r["source_id"] for r in conn(fake, lookback_seconds=0).records(dict(state))] == []
+    fake.rows["Lead"][2]["SystemModstamp"] = ts(40)
     got = [r["source_id"] for r in conn(fake).records(state)]
-    assert "00QLATE" in got and len(got) == len(set(got)) == 11  # all within 300 s: re-read
-    assert state[CURSOR]["Lead"] == {"ts": ts(19), "id": "00Q00009"}
+    assert got == ["00QLATE", "00Q00002"]
+    assert (state[CURSOR]["Lead"]["ts"], state[CURSOR]["Lead"]["id"]) == (ts(40), "00Q00002")
+    assert list(conn(fake).records(state)) == []
 
 
 def test_contacts_and_expired_session_refreshed_once(fake):

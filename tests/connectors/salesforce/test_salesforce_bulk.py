@@ -112,3 +112,15 @@ def test_transient_errors_retried_on_every_bulk_step(fake):
     fake.fail_queue = [500]   # and a 500 on the first REST call (describe)
     assert bulk(fake, {}) == expected
     assert fake.hiccups == ["create", "poll", "results"] and not fake.fail_queue
+
+
+def test_bulk_and_rest_agree_with_a_lookback_and_resend_nothing(fake):
+    seed(fake)
+    s_soql, s_bulk = {}, {}
+    assert bulk(fake, s_bulk, lookback_seconds=300) == sorted(
+        conn(fake, bulk_threshold=10**9, lookback_seconds=300).records(s_soql),
+        key=lambda r: r["source_id"])
+    assert s_bulk == s_soql and len(s_bulk[CURSOR]["Lead"]["recent"]) == 45
+    jobs = len(fake.jobs)
+    assert bulk(fake, s_bulk, lookback_seconds=300) == []   # a job re-reads the window...
+    assert len(fake.jobs) == jobs + 1                        # ...and sends none of it again

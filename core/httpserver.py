@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,6 +111,11 @@ class JSONServer:
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # kept-alive connections outlive serve_forever(): stop() closes them, or a stopped
+        # server would go on answering (and a stopped sandbox acknowledging writes)
+        self._conns: set[Any] = set()
+        self._conns_lock = threading.Lock()
+        self._stopped = False
 
     @property
     def base_url(self) -> str:
@@ -128,8 +134,16 @@ class JSONServer:
         self._httpd.serve_forever(poll_interval=self.poll_interval)
 
     def stop(self) -> None:
+        self._stopped = True
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._conns_lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -151,6 +165,16 @@ class JSONServer:
             def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                with server._conns_lock:
+                    server._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with server._conns_lock:
+                    server._conns.discard(self.connection)
+                super().finish()
+
             def send_error(self, code: int, message: str | None = None,
                            explain: str | None = None) -> None:
                 """Protocol-level errors (garbage request lines, bad headers) in the
@@ -161,6 +185,9 @@ class JSONServer:
                     pass
 
             def _dispatch(self) -> None:
+                if server._stopped:  # a request that raced stop(): a dead server answers nothing
+                    self.close_connection = True
+                    return
                 split = urlsplit(self.path)
                 if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
                     self._send(server._error(411, "send a Content-Length (chunked bodies are "

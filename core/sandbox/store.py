@@ -79,6 +79,7 @@ class Store:
         self._next_seq = 1
         self._idem: dict[tuple[str, str, str], StoredResponse] = {}
         self._con = None
+        self._closed = False
         if db_path is not None:
             self._open(Path(db_path))
 
@@ -116,6 +117,7 @@ class Store:
 
     def close(self) -> None:
         with self.lock:
+            self._closed = True
             if self._con is not None:
                 self._con.close()
                 self._con = None
@@ -188,6 +190,8 @@ class Store:
         """Write changed/new leads (and the stored answer) atomically, memory and file."""
         leads = list(leads)
         with self.lock:
+            if self._closed:  # a stopped sandbox must not acknowledge a write it cannot keep
+                raise RuntimeError("the sandbox store is closed")
             if self._con is not None:
                 self._persist(customer_id, leads, idempotency)
             state = self._customer(customer_id)

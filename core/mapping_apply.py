@@ -15,6 +15,7 @@ maps (stages, owners, source platforms and types), the lead-line rule, and the d
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as AbcMapping
 from typing import Any
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 
 from .mapping_model import DROP, Mapping, Target, ValueMap
 from .mapping_report import MappingReport
-from .mega_model import LEAD_LINES
+from .mega_model import LEAD_LINES, SURROUNDING_WHITESPACE
 from .records import CANONICAL_FIELDS, CANONICAL_SCHEMA, to_batches
 
 _STR = pa.string()
@@ -47,7 +48,7 @@ def apply_mapping(
     mapping = mapping or Mapping()
     report = report if report is not None else MappingReport()
     report.unmapped_fields_action = mapping.unmapped_fields
-    con = duckdb.connect()
+    con = _connection()
     try:
         for batch in to_batches(items, batch_size):
             if batch.num_rows:
@@ -55,6 +56,20 @@ def apply_mapping(
             yield batch
     finally:
         con.close()
+
+
+_BASE: duckdb.DuckDBPyConnection | None = None
+_BASE_LOCK = threading.Lock()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """A cursor on one in-memory DuckDB shared by the process: opening a database costs tens
+    of milliseconds, a cursor (its own connection, own registered views) almost nothing."""
+    global _BASE
+    with _BASE_LOCK:
+        if _BASE is None:
+            _BASE = duckdb.connect()
+        return _BASE.cursor()
 
 
 # --- small vectorized helpers ---------------------------------------------------------------
@@ -68,14 +83,20 @@ def _text(arr: pa.Array) -> pa.Array:
     return arr
 
 
+def _trim(arr: pa.Array) -> pa.Array:
+    """Strip MEGA's set of surrounding whitespace (mega_model), the same set the engine uses,
+    so a value trimmed here keys exactly as the engine keys it."""
+    return pc.utf8_trim(arr, characters=SURROUNDING_WHITESPACE)
+
+
 def _blank_to_null(arr: pa.Array) -> pa.Array:
-    blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
+    blank = pc.equal(_trim(arr), "")
     return pc.if_else(blank, pa.scalar(None, _STR), arr)
 
 
 def _clean(arr: pa.Array) -> pa.Array:
     """Trimmed, with blanks as null: the form every lookup uses."""
-    return _blank_to_null(pc.utf8_trim_whitespace(arr))
+    return _blank_to_null(_trim(arr))
 
 
 def _join(parts: list[pa.Array], sep: str) -> pa.Array:
@@ -190,6 +211,12 @@ class _BatchMapper:
             return
         self.con.register("lb_map_in", pa.table({"cf": cf, "sid": self.ids}))
         try:
+            keys = self.con.execute(
+                "SELECT k, count(*), min(sid) FROM (SELECT unnest(json_keys(cf0)) AS k, sid "
+                "FROM (SELECT CASE WHEN json_valid(cf) AND json_type(cf) = 'OBJECT' THEN cf "
+                "END AS cf0, sid FROM lb_map_in)) GROUP BY k ORDER BY k").fetchall()
+            if self._trim_all:  # `trim` over every field: read every key this batch holds
+                custom = list(dict.fromkeys([*custom, *(k for k, _, _ in keys)]))
             if custom:
                 select = ", ".join(f"json_extract_string(cf0, ?) AS c{i}"
                                    for i in range(len(custom)))
@@ -198,15 +225,16 @@ class _BatchMapper:
                     "FROM lb_map_in)", params=[_pointer(k) for k in custom]).to_arrow_table()
                 for i, name in enumerate(custom):
                     self.src[name] = got.column(f"c{i}").combine_chunks().cast(_STR)
-            self._count_unmapped_keys(set(wanted))
+            self._count_unmapped_keys(keys, set(wanted))
         finally:
             self.con.unregister("lb_map_in")
 
-    def _count_unmapped_keys(self, referenced: set[str]) -> None:
-        rows = self.con.execute(
-            "SELECT k, count(*), min(sid) FROM (SELECT unnest(json_keys(cf0)) AS k, sid FROM "
-            "(SELECT CASE WHEN json_valid(cf) AND json_type(cf) = 'OBJECT' THEN cf END AS cf0, "
-            "sid FROM lb_map_in)) GROUP BY k ORDER BY k").fetchall()
+    @property
+    def _trim_all(self) -> bool:
+        return any(step.op == "trim" and "*" in step.fields for step in self.m.transforms)
+
+    def _count_unmapped_keys(self, rows: list[tuple[str, int, str]],
+                             referenced: set[str]) -> None:
         targets = {t.name for t in self.m.fields.values() if t.kind == "custom"}
         targets |= {s.to.name for s in self.m.transforms if s.to and s.to.kind == "custom"}
         moved = set(self.m.consumed_fields())
@@ -230,14 +258,18 @@ class _BatchMapper:
                 if name in CANONICAL_FIELDS:
                     if name in _NOT_TRIMMED or self.cols[name].type != _STR:
                         continue
-                    self.cols[name] = pc.utf8_trim_whitespace(self.cols[name])
+                    self.cols[name] = _trim(self.cols[name])
                     if name in self.src:
                         self.src[name] = self.cols[name]
                 elif name in self.src:
-                    self.src[name] = pc.utf8_trim_whitespace(self.src[name])
+                    self.src[name] = _trim(self.src[name])
+                    if name not in self.deleted:  # a kept custom field is sent trimmed
+                        self._write(Target("custom", name), self.src[name], keep_blank=True)
 
-    def _write(self, target: Target, values: pa.Array, *, from_key: str | None = None) -> None:
-        """Write non-empty ``values`` to a target; empty ones leave what is there."""
+    def _write(self, target: Target, values: pa.Array, *, from_key: str | None = None,
+               keep_blank: bool = False) -> None:
+        """Write non-empty ``values`` to a target; empty ones leave what is there (unless
+        ``keep_blank``: a trimmed custom field replaces its own value, blank or not)."""
         if target.kind == "field":
             current = self.cols[target.name]
             self.cols[target.name] = pc.coalesce(_blank_to_null(values), current)
@@ -246,7 +278,7 @@ class _BatchMapper:
                 spec: tuple[str, Any] = ("key", from_key)
             else:
                 name = f"x{len(self.extra)}"
-                self.extra[name] = _blank_to_null(values)
+                self.extra[name] = values if keep_blank else _blank_to_null(values)
                 spec = ("col", name)
             self.patch.setdefault(target.name, []).append(spec)
 

@@ -37,6 +37,7 @@ class FakeHubSpot(FakeServer):
     expires_in: int = 1800          # OAuth access token lifetime announced
     rotate_refresh: bool = False    # answer each refresh with a new refresh token
     daily_spent: bool = False       # every call answers 429 policy DAILY
+    daily_remaining: int | None = None  # send the daily headers, counting down
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -107,9 +108,15 @@ class FakeHubSpot(FakeServer):
                               "errorType": "RATE_LIMIT", "policyName": policy}, headers)
 
     def _headers(self) -> dict[str, str]:
-        return {"X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_seconds * 1000)),
-                "X-HubSpot-RateLimit-Max": str(self.window_max),
-                "X-HubSpot-RateLimit-Remaining": str(max(self.window_max - len(self._window), 0))}
+        headers = {
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_seconds * 1000)),
+            "X-HubSpot-RateLimit-Max": str(self.window_max),
+            "X-HubSpot-RateLimit-Remaining": str(max(self.window_max - len(self._window), 0))}
+        if self.daily_remaining is not None:  # private-app calls only (not OAuth)
+            self.daily_remaining = max(self.daily_remaining - 1, 0)
+            headers.update({"X-HubSpot-RateLimit-Daily": "250000",
+                            "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily_remaining)})
+        return headers
 
     # -- endpoints -----------------------------------------------------------------------
     def _obj(self, cid: str, props: list[str]) -> dict[str, Any]:

@@ -36,7 +36,12 @@ _SHOWN = 5  # problems listed per failure before "... and N more"
 
 
 class ConformanceFailure(AssertionError):
-    """A connector broke a conformance rule; the message says which and how to fix it."""
+    """A connector broke a conformance rule; the message says which and how to fix it.
+
+    From :func:`check_connector`, ``failed`` lists the names of every failed check.
+    """
+
+    failed: list[str] = []
 
 
 def _fail(check: str, problems: Iterable[str]) -> None:

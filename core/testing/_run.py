@@ -36,18 +36,28 @@ def _plan(cls: type[Connector], source: ConformanceSource, incremental: bool,
 
 def check_connector(cls: type[Connector], source: ConformanceSource, *, incremental: bool = True,
                     check_registration: bool = True) -> list[str]:
-    """Run every check; return the names that passed or raise one ConformanceFailure
-    listing every failed check. ``source.change`` is called once, at the end."""
+    """Run every check; return the names that passed, or raise one ConformanceFailure
+    listing every failed check (their names in its ``failed`` attribute).
+    ``source.change`` is called once, at the end."""
     passed: list[str] = []
-    failed: list[str] = []
+    failed: list[tuple[str, str]] = []
     for name, step in _plan(cls, source, incremental, check_registration):
         try:
             step()
         except c.ConformanceFailure as exc:
-            failed.append(f"[{name}] {exc}")
+            failed.append((name, f"[{name}] {exc}"))
+        except Exception as exc:  # noqa: BLE001 - the connector's own error fails the check
+            failed.append((name, f"[{name}] raised {type(exc).__name__}: {exc}"))
         else:
             passed.append(name)
     if failed:
-        raise c.ConformanceFailure(f"{cls.__name__} fails {len(failed)} conformance check(s):\n"
-                                   + "\n".join(failed))
+        secrets = c.secret_values(cls, source.options, source.env) + \
+            c.secret_values(cls, source.refused_options or {}, source.env)
+        report = "\n".join(text for _, text in failed)
+        for secret in sorted(secrets, key=len, reverse=True):
+            report = report.replace(secret, "***")  # a leaking error must not leak again here
+        exc = c.ConformanceFailure(f"{cls.__name__} fails {len(failed)} conformance check(s):\n"
+                                   + report)
+        exc.failed = [name for name, _ in failed]
+        raise exc
     return passed

@@ -35,3 +35,11 @@ class ConformanceSource:
     change: Callable[[], Iterable[str]] | None = None
     refused_options: Mapping[str, Any] | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # pytest prints fixture values in failure reports: show option names, never values
+        # (they hold the test's secrets).
+        refused = sorted(self.refused_options) if self.refused_options is not None else None
+        return (f"ConformanceSource(options={sorted(self.options)}, "
+                f"change={'yes' if self.change else 'no'}, refused_options={refused}, "
+                f"env={sorted(self.env)})")

@@ -253,8 +253,12 @@ class HubSpotConnector(Connector):
                 return
 
     def _owners(self, http: HttpClient) -> dict[str, str]:
-        return {str(o["id"]): o.get("email") or "" for o in
-                self._paged(http, "/crm/v3/owners/", {"limit": PAGE})}
+        """Owner id -> email, deactivated owners too (their contacts still name them)."""
+        owners: dict[str, str] = {}
+        for archived in ("true", "false"):  # active owners win
+            owners.update({str(o["id"]): o.get("email") or "" for o in self._paged(
+                http, "/crm/v3/owners/", {"limit": PAGE, "archived": archived})})
+        return owners
 
     def _custom_properties(self, http: HttpClient) -> list[str]:
         wanted = [p.strip() for p in self.config["custom_properties"].split(",") if p.strip()]

@@ -24,6 +24,7 @@ class FakeHubSpot(FakeServer):
     archived: set[str] = field(default_factory=set)
     archived_at: dict[str, int] = field(default_factory=dict)  # id -> archivedAt ms
     owners: dict[str, str] = field(default_factory=dict)  # owner id -> email
+    archived_owners: dict[str, str] = field(default_factory=dict)  # deactivated users
     custom_props: tuple[str, ...] = ("favorite_color",)
     tokens: set[str] = field(default_factory=lambda: {"pat-secret-token"})
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> client_secret
@@ -174,8 +175,11 @@ class FakeHubSpot(FakeServer):
     def _owners(self, req: Request) -> Response:
         if (bad := self._gate(req)) is not None:
             return bad
-        return Response(200, {"results": [{"id": k, "email": v, "firstName": "O"}
-                                          for k, v in self.owners.items()]}, self._headers())
+        archived = req.arg("archived", "false") == "true"
+        owners = self.archived_owners if archived else self.owners
+        return Response(200, {"results": [{"id": k, "email": v, "firstName": "O",
+                                           "archived": archived}
+                                          for k, v in owners.items()]}, self._headers())
 
     def _properties(self, req: Request) -> Response:
         if (bad := self._gate(req)) is not None:

@@ -23,6 +23,8 @@ def test_full_sync_maps_fields_owner_and_archived(fake):
              mobilephone="+1 555 0101", hs_additional_emails="a2@x.com;a3@x.com",
              lifecyclestage="lead", hs_lead_status="NEW", hubspot_owner_id="7",
              favorite_color="blue")
+    fake.add("3", BASE, email="c@x.com", hubspot_owner_id="8")
+    fake.archived_owners["8"] = "left.the.company@example.com"  # a deactivated user
     fake.add("2", BASE, email="gone@x.com")
     fake.archived.add("2")
     state = {}
@@ -34,6 +36,7 @@ def test_full_sync_maps_fields_owner_and_archived(fake):
     assert a["owner"] == "owner@example.com" and a["stage"] == "lead"
     assert a["custom_fields"] == {"favorite_color": "blue", "hs_lead_status": "NEW"}
     assert by_id["2"] == {"source_id": "2", "source_platform": "hubspot", "deleted": True}
+    assert by_id["3"]["owner"] == "left.the.company@example.com"
     assert state[CURSOR] == BASE
 
 

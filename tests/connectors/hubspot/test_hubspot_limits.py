@@ -44,13 +44,13 @@ def test_property_chunks_keep_every_name_once_in_order():
 def test_spent_daily_allowance_stops_without_retrying(fake):
     for i in range(1, 301):
         fake.add(str(i), BASE + i)
-    fake.daily_remaining = 3  # owners, then two pages: the allowance is gone
+    fake.daily_remaining = 4  # owners (active, deactivated), two pages: the allowance is gone
     state = {}
     got = []
     with pytest.raises(SourceError, match="daily API limit"):
         for r in conn(fake).records(state):
             got.append(r)
-    assert len(got) == 100 and state == {} and len(fake.calls) == 3
+    assert len(got) == 100 and state == {} and len(fake.calls) == 4
     fake.daily_remaining, fake.daily_spent = None, True
     with pytest.raises(SourceError, match="daily API limit"):
         list(conn(fake).records({}))

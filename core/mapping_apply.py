@@ -174,6 +174,7 @@ class _BatchMapper:
         self.src: dict[str, pa.Array] = {}
         self.patch: dict[str, list[tuple[str, Any]]] = {}   # slug -> specs, later wins
         self.deleted: set[str] = set()
+        self.trimmed: set[str] = set()                       # custom fields trimmed
         self.reasons: list[pa.Array] = []
         self.extra: dict[str, pa.Array] = {}                 # arrays handed to DuckDB
 
@@ -263,6 +264,7 @@ class _BatchMapper:
                         self.src[name] = self.cols[name]
                 elif name in self.src:
                     self.src[name] = _trim(self.src[name])
+                    self.trimmed.add(name)
                     if name not in self.deleted:  # a kept custom field is sent trimmed
                         self._write(Target("custom", name), self.src[name], keep_blank=True)
 
@@ -292,7 +294,9 @@ class _BatchMapper:
         for source, target in self.m.fields.items():
             if target.kind == "drop":
                 continue
-            from_key = source if source not in CANONICAL_FIELDS else None
+            # an untrimmed custom field moves as its JSON value (a number stays a number)
+            from_key = (source if source not in CANONICAL_FIELDS
+                        and source not in self.trimmed else None)
             self._write(target, self.src[source], from_key=from_key)
 
     def _transforms(self) -> None:

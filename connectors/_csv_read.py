@@ -154,6 +154,12 @@ def number_lines(con: duckdb.DuckDBPyConnection, first_line: int, spans_sql: str
     A rejected line j sits after ``q_j`` good lines; a good row with at least ``q_j`` good
     lines before it comes after it, so it moves down by the rejected spans up to j.
     """
+    if spans_sql == "1":  # one line per row: the row number is enough, no window
+        good_lines = f"SELECT rowid AS rid, rowid AS before FROM {source}"
+    else:
+        good_lines = (f"SELECT rowid AS rid, coalesce(sum({spans_sql}) OVER (ORDER BY rowid "
+                      "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before "
+                      f"FROM {source}")
     con.execute("CREATE OR REPLACE TEMP TABLE rq (q BIGINT, shift BIGINT)")
     shift = 0
     rows = []
@@ -164,10 +170,18 @@ def number_lines(con: duckdb.DuckDBPyConnection, first_line: int, spans_sql: str
         con.executemany("INSERT INTO rq VALUES (?, ?)", rows)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lines AS
-        WITH g AS (SELECT rowid AS rid, coalesce(sum({spans_sql}) OVER (ORDER BY rowid
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-                   FROM {source}),
+        WITH g AS ({good_lines}),
              r AS (SELECT q, max(shift) AS shift FROM rq GROUP BY q)
         SELECT g.rid, g.before + {int(first_line)} + coalesce(r.shift, 0) AS line
         FROM g ASOF LEFT JOIN r ON g.before >= r.q""")
 
+
+
+def physical_lines(path: Path) -> int:
+    """Lines in the (LF-only) file: newlines, plus one for a last line without one."""
+    count, last = 0, b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")

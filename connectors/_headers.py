@@ -167,7 +167,7 @@ def map_headers(headers: list[str], *, explicit: dict[str, str] | None = None,
     if not ids and id_column is not None:
         ids = [lower.index(id_column.strip().casefold())]
         decided[ids[0]] = (ID, "id")
-    if not ids and "id" in lower:
+    if not ids and "id" in lower and lower.index("id") not in decided:  # explicit wins
         ids = [lower.index("id")]
         decided[ids[0]] = (ID, "id")
     if ids:

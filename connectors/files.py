@@ -26,7 +26,7 @@ from ..mega_model import SOURCE_PLATFORMS
 from ..plugins import hookimpl
 from ._csv_emit import Table, emit
 from ._csv_encoding import canonical, decide
-from ._csv_read import load_csv, load_lines, rejected_lines, sniff_header
+from ._csv_read import load_csv, load_lines, physical_lines, rejected_lines, sniff_header
 from ._headers import Mapping, map_headers, parse_explicit
 
 log = logging.getLogger("leadbridge.connectors.files")
@@ -105,7 +105,7 @@ class _FileConnector(Connector):
                 decided = decide(path, self.config["encoding"] or None, Path(tmp))
                 self.encoding_used = (decided.encoding, decided.reason)
                 mapping, table = self._load(con, decided.utf8_path, repr(str(path)))
-                self._announce(path, mapping, table)
+                self._announce(path, mapping)
                 self.rejected_count = 0
                 for item in emit(con, mapping, table, self.config["batch_size"],
                                  self.config["source_platform"] or None):
@@ -122,7 +122,7 @@ class _FileConnector(Connector):
         if self.rejected_count:
             log.warning("%s: %d line(s) rejected (see the run report)", path, self.rejected_count)
 
-    def _announce(self, path: Path, m: Mapping, table: Table) -> None:
+    def _announce(self, path: Path, m: Mapping) -> None:
         self.header_mapping = list(m.rows)
         enc, why = self.encoding_used or ("?", "")
         shown = [f"  {h!r} -> {t} ({how})" for h, t, how in m.rows[:_SHOW_COLUMNS]]
@@ -168,6 +168,7 @@ class CsvConnector(_FileConnector):
         spans = f"(1 + length({joined}) - length(replace({joined}, chr(10), '')))"
         return mapping, Table(value_sql=cols, custom_sql=cols, record_sql="true",
                               bad_sql="NULL::VARCHAR", spans_sql=spans,
+                              total_lines=lambda: physical_lines(path),
                               first_line=header_lines + 1, rejects=rejects)
 
 

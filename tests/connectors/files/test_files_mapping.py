@@ -78,5 +78,7 @@ def test_id_rules():
     assert m.id_column == 1 and 0 in m.custom  # --id-column wins over a column named id
     m = map_headers(["Name", "Email"])
     assert m.id_column is None and m.id_rule == "line number"
+    m = map_headers(["id", "Name"], explicit={"id": "custom"})  # explicit wins over "id"
+    assert m.id_column is None and m.custom == {0: "id"}
     with pytest.raises(ConfigError, match="not in the file"):
         map_headers(["Name"], id_column="nope")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -69,13 +70,25 @@ def _distribution(ep: EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"], dist.version
 
 
+def _ordered(eps: Iterable[EntryPoint]) -> list[EntryPoint]:
+    """Our own distribution's entry points first, then the others by distribution and name.
+
+    Why: when two plugins claim one connector name the first keeps it, so the order must not
+    depend on sys.path order; a third-party plugin never shadows a built-in connector.
+    """
+    def key(ep: EntryPoint) -> tuple[bool, str, str]:
+        package = _distribution(ep)[0]
+        return (package != "leadbridge", package.lower(), ep.name)
+    return sorted(eps, key=key)
+
+
 def load_registry(extra_plugins: list[tuple[str, ModuleType | object]] | None = None) -> Registry:
     """Load every plugin in the entry-point group (plus ``extra_plugins``, for tests) and
     collect their connectors."""
     registry = Registry()
     pm = get_plugin_manager()
     sources: dict[str, tuple[str, str]] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _ordered(entry_points(group=ENTRY_POINT_GROUP)):
         if not _wanted(ep):
             continue
         package, version = _distribution(ep)
@@ -99,7 +112,12 @@ def load_registry(extra_plugins: list[tuple[str, ModuleType | object]] | None = 
 
         def register(cls: type[Connector], _plugin: str = plugin_name,
                      _package: str = package, _version: str = version) -> None:
-            _register(registry, cls, _plugin, _package, _version)
+            # A refused class is recorded, not raised: the plugin's other connectors still
+            # register (one duplicate name must not take a whole plugin down).
+            try:
+                _register(registry, cls, _plugin, _package, _version)
+            except PluginError as exc:
+                _fail(registry, _plugin, exc.reason)
 
         try:
             impl.function(register=register)
@@ -118,7 +136,8 @@ def _register(registry: Registry, cls: type[Connector], plugin: str, package: st
     existing = registry.connectors.get(cls.name)
     if existing is not None:
         raise PluginError(
-            plugin, f"connector name {cls.name!r} is already registered by plugin {existing.plugin!r}"
+            plugin, f"connector name {cls.name!r} is already registered by plugin "
+                    f"{existing.plugin!r} ({' '.join(filter(None, (existing.package, existing.version)))})"
         )
     registry.connectors[cls.name] = ConnectorInfo(
         name=cls.name, cls=cls, plugin=plugin, package=package, version=version,
@@ -128,5 +147,6 @@ def _register(registry: Registry, cls: type[Connector], plugin: str, package: st
 
 
 def _fail(registry: Registry, plugin: str, reason: str) -> None:
-    registry.failures[plugin] = reason
+    earlier = registry.failures.get(plugin)
+    registry.failures[plugin] = f"{earlier}; {reason}" if earlier else reason
     warnings.warn(f"leadbridge plugin {plugin!r} not loaded: {reason}", PluginWarning, stacklevel=3)

@@ -7,6 +7,7 @@ merge -> golden JSON -> conflicts -> lineage. Tables written: ``lineage``, ``gol
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from ..workspace import Workspace
@@ -145,8 +146,15 @@ def _lineage(ws: Workspace) -> None:
     """)
 
 
-def build(ws: Workspace, options: EngineOptions | None = None) -> BuildResult:
-    """Normalize, guard, cluster and merge everything staged in ``ws``."""
+def build(ws: Workspace, options: EngineOptions | None = None, *,
+          scratch: bool = False) -> BuildResult:
+    """Normalize, guard, cluster and merge everything staged in ``ws``.
+
+    ``scratch``: ``ws`` is a throwaway nobody else reads (``dedupe`` in memory). Then the
+    build runs outside a transaction, so every intermediate table's memory is freed when it
+    is dropped (inside one transaction DuckDB keeps it until commit), and the staged
+    ``records`` are dropped as soon as they are normalized: less memory, less spilling.
+    """
     options = options or EngineOptions()
     ensure_records_table(ws)
     con = ws.con
@@ -154,8 +162,11 @@ def build(ws: Workspace, options: EngineOptions | None = None) -> BuildResult:
     old_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     con.execute("SET preserve_insertion_order = false")
     try:
-        with ws.transaction():
+        with contextlib.nullcontext() if scratch else ws.transaction():
             layout = normalize(ws, options)
+            if scratch:
+                con.execute("DROP TABLE records")
+                con.execute("DROP TABLE IF EXISTS lb_phone_raw")
             detect(ws, options)
             _effective(ws)
             rounds = components(ws, "lb_eligible")

@@ -120,9 +120,8 @@ def dedupe(
     with Workspace.open(workspace, threads=threads, memory_limit=memory_limit) as ws:
         ws.con.execute("SET preserve_insertion_order = false")
         staged = stage(ws, source or connector.name, connector.records({}))
-        result = build(ws, options)
-        if workspace is None:  # nothing else will read them: free the memory for the outputs
-            ws.con.execute("DROP TABLE records")
+        # in memory nothing else reads the workspace: build may free as it goes
+        result = build(ws, options, scratch=workspace is None)
         files, count = write_outputs(ws, out, customer)
     return DedupeResult(stage=staged, build=result, chunks=count, out_dir=out,
                         customer_id=customer, files=files,

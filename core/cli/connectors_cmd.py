@@ -70,7 +70,12 @@ def register(app: typer.Typer) -> None:
         info = registry.get(name)
         options = _option_rows(info)
         if as_json:
-            typer.echo(json.dumps({"name": info.name, "options": options}, indent=2, default=str))
+            typer.echo(json.dumps({
+                "name": info.name, "package": info.package, "version": info.version,
+                "plugin": info.plugin, "source_platform": info.source_platform,
+                "description": info.description, "positional": info.cls.positional,
+                "options": options,
+            }, indent=2, default=str))
             return
         out.print(f"{info.name} — {info.description}")
         out.print(f"package {info.package} {info.version}; MEGA source_platform: "

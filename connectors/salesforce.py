@@ -300,6 +300,10 @@ class SalesforceConnector(Connector):
                     row.setdefault(parent, {})[child] = value
                 else:
                     row[name] = _typed(value, types.get(name))
+            if not row.get("Id") or not row.get("SystemModstamp"):
+                raise SourceError(f"salesforce: a Bulk result row for {obj} has no Id or "
+                                  "SystemModstamp; its CSV columns are "
+                                  f"{', '.join(cells) or 'none'}")
             key = (row["SystemModstamp"][:23], row["Id"])
             if high is None or key > high:
                 high = key

@@ -109,6 +109,8 @@ def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options
     from ..engine import build, stage
 
     state = ledger.load_cursor(ws.con, label)
+    if mapped is not None:  # staged records hold mapped values: a changed [mapping] re-reads
+        state = mapped.cursor_state(ws.con, label, state)
     progress.task("records")
     items = connector.records(state)
     if mapped is not None:  # [mapping] applied on the stream, between connector and staging
@@ -117,6 +119,8 @@ def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options
     if save_cursor:
         with ledger.transaction(ws.con):
             ledger.save_cursor(ws.con, label, state)
+            if mapped is not None:
+                mapped.save_fingerprint(ws.con, label)
     progress.finish("records", int(getattr(staged, "received", 0) or 0))
     pause("cluster")
     result = build(ws, engine_options)

@@ -12,6 +12,8 @@ giving the engine's ``stage_map``/``owner_map`` as well is refused as ambiguous.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping as AbcMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,9 @@ from .mapping_report import MappingReport
 from .mapping_validate import MegaKnown, Validation, known_from_snapshot, validate
 
 
+_FINGERPRINT = "mapping_fingerprint:"
+
+
 @dataclass
 class MappingRun:
     """One run's mapping (None: the run has no ``[mapping]``), its report and its checks."""
@@ -32,7 +37,36 @@ class MappingRun:
     report: MappingReport = field(default_factory=MappingReport)
     validation: Validation | None = None
 
+    reread: bool = False
+
     # -- before extraction -----------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """Identifies the mapping ("" for none): staged records were mapped by it."""
+        if self.mapping is None:
+            return ""
+        text = json.dumps(dataclasses.asdict(self.mapping), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def cursor_state(self, con: Any, label: str, state: dict[str, Any]) -> dict[str, Any]:
+        """The connector cursor to start from: none when the mapping changed since the records
+        of ``label`` were staged, so every record is read and mapped again (an incremental
+        read would leave unchanged records staged with the old mapping)."""
+        from .pipeline import ledger
+
+        stored = ledger.get_meta(con, _FINGERPRINT + label) or ""
+        if state and stored != self.fingerprint():
+            self.reread = True
+            return {}
+        return state
+
+    def save_fingerprint(self, con: Any, label: str) -> None:
+        """Remember which mapping the staged records of ``label`` went through."""
+        from .pipeline import ledger
+
+        if self.mapping is None and ledger.get_meta(con, _FINGERPRINT + label) is None:
+            return  # never mapped: nothing to remember
+        ledger.set_meta(con, _FINGERPRINT + label, self.fingerprint())
+
     def wrap(self, items: Iterable[Any]) -> Iterable[Any]:
         """The connector's stream with the mapping applied (unchanged without a mapping)."""
         if self.mapping is None:
@@ -86,6 +120,7 @@ class MappingRun:
             return None
         out = self.report.as_dict()
         out["lines"] = self.report.lines()
+        out["reread"] = self.reread  # the mapping changed: every record read again
         if self.validation is not None:
             out["validation"] = self.validation.as_dict()
         return out

@@ -28,6 +28,13 @@ KINDS: dict[str, str] = {
 #: MEGA reserves this custom field for every customer (reference section 6).
 RESERVED_CUSTOM_FIELDS: frozenset[str] = frozenset({"lead_line"})
 EXAMPLES = 3
+#: Custom fields the engine writes itself, and what to do about them.
+ENGINE_FIELDS: dict[str, str] = {
+    "source_owner": "owners without a MEGA owner_id land here: map them in [mapping.owners]",
+    "phone_extension": "phone extensions land here: define the field in MEGA or accept "
+                       "that MEGA ignores it",
+    "household_phone": "household=separate writes it: define the field in MEGA",
+}
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,9 @@ class Validation:
                 continue
             out.append(f"{title}: {len(mine)} value(s) in {self.rows_affected(kind)} row(s)")
             for p in mine[:limit]:
-                out.append(f"  {p.value!r}: {p.count} row(s), e.g. {', '.join(p.examples)}")
+                hint = ENGINE_FIELDS.get(p.value) if kind == "custom_fields" else None
+                out.append(f"  {p.value!r}: {p.count} row(s), e.g. {', '.join(p.examples)}"
+                           + (f" ({hint})" if hint else ""))
             if len(mine) > limit:
                 out.append(f"  ... and {len(mine) - limit} more value(s)")
         if self.not_checked:

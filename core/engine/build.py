@@ -2,7 +2,7 @@
 
 Steps (each its own module): normalize -> placeholders -> cluster -> household split ->
 merge -> golden JSON -> conflicts -> lineage. Tables written: ``lineage``, ``golden``,
-``conflicts``, ``placeholders`` (plus ``lb_norm`` and ``lb_phone_class`` for inspection).
+``conflicts``, ``placeholders`` (plus ``lb_phone_class`` for inspection).
 """
 
 from __future__ import annotations

@@ -110,10 +110,6 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
     else:
         con.execute("CREATE OR REPLACE TABLE lb_phone_class (clean VARCHAR, status VARCHAR, "
                     "e164 VARCHAR)")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lb_phone_raw AS
-        SELECT p.*, pc.status, pc.e164 FROM lb_phone_raw p
-        LEFT JOIN lb_phone_class pc ON pc.clean = p.clean""")
     # stage and owner repeat: without a user map, each DISTINCT value is converted once
     # into the same (src, dst) table a user map fills, joined like one
     slug = "nullif(trim(regexp_replace(lower(lb_fstrip(src)), '[^a-z0-9]+', '_', 'g'), '_'), '')"
@@ -147,7 +143,7 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
             lb_femail_key(r.contact_email) AS email_key0,
             r.contact_phone AS phone_raw,
             p.clean AS phone_clean, p.key AS phone_key, p.ext AS phone_ext,
-            p.status AS phone_status, p.e164 AS phone_e164,
+            pc.status AS phone_status, pc.e164 AS phone_e164,
             CASE WHEN lb_fstrip(r.source_platform) IN {_in_list(SOURCE_PLATFORMS)}
                  THEN lb_fstrip(r.source_platform) END AS source_platform,
             CASE WHEN lb_fstrip(r.source_type) IN {_in_list(SOURCE_TYPES)}
@@ -164,10 +160,12 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
             coalesce(r.deleted, false) AS deleted
           FROM (SELECT r.rowid AS _rid, r.*, {cf_extra} FROM records r) r
           LEFT JOIN lb_phone_raw p ON p.raw = r.contact_phone
+          LEFT JOIN lb_phone_class pc ON pc.clean = p.clean
           LEFT JOIN _lb_stage_map sm ON sm.src = r.stage
           LEFT JOIN _lb_owner_map om ON om.src = r.owner
         )
-        SELECT *,
+        SELECT * EXCLUDE (email_ok, email_key0, phone_raw, phone_ext, phone_e164, owner_raw,
+                          updated_us),  -- read by no later step
           CASE WHEN email_ok THEN email_key0 END AS email_key,
           email_raw IS NOT NULL AND NOT email_ok AS email_invalid,
           length(phone_key) < {PHONE_KEY_DIGITS} AS phone_short,

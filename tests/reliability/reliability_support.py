@@ -1,0 +1,363 @@
+"""Fault sweeps for the reliability suite: one scenario = full syncs against a faulty sandbox
+until every record is final, then every invariant of "nothing lost, nothing twice" checked.
+
+Shared by ``tests/reliability/test_fault_sweep.py`` (a few seeds in CI) and
+``benchmarks/bench_reliability.py`` (many seeds, figures for docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from leadbridge.mega import MegaClient  # noqa: E402
+from leadbridge.mega_model import email_key, mega_phone_key  # noqa: E402
+from leadbridge.pipeline import sync  # noqa: E402
+from leadbridge.pipeline.push import RunStopped  # noqa: E402
+from leadbridge.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from tests.pipeline.conftest import ListConnector, messy_records  # noqa: E402
+
+FAST = 0.002  # a rate-limit minute lasts 0.12 s; client backoffs shrink alike
+FINAL = frozenset({"created", "updated", "skipped", "failed", "rejected"})
+MAX_RUNS = 30  # a run stopped by faults (exit 3) is resumed by the next sync, up to this many
+
+
+@dataclass
+class Tally:
+    """What one scenario survived: runs, requests and every fault, by kind."""
+
+    scenario: str
+    seed: int
+    mode: str
+    records: int = 0
+    golden_rows: int = 0
+    runs: int = 0
+    stopped_runs: int = 0
+    attempts: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total_faults(self) -> int:
+        return sum(self.faults.values())
+
+    def line(self) -> str:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()) if v)
+        return (f"{self.scenario:<14} seed {self.seed:<3} {self.mode:<4} records {self.records:>5} "
+                f"golden {self.golden_rows:>5} runs {self.runs:>2} (stopped {self.stopped_runs}) "
+                f"attempts {self.attempts:>4} faults {self.total_faults:>4}: {kinds or '-'}")
+
+
+#: Every tally of this process; the conftest prints them at the end of the session.
+TALLIES: list[Tally] = []
+
+
+# --- the sandbox: one that can be stopped and restarted on the same port with its --db -------
+
+class Target:
+    """The sandbox under test; ``restart()`` stops it and starts a new one on the same port
+    over the same DuckDB file (a crashed and restarted MEGA)."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.box = Sandbox(config).start()
+        port = int(self.box.base_url.rsplit(":", 1)[1])
+        self.config = dataclasses.replace(config, port=port)
+        self.restarts = 0
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self.box.base_url
+
+    @property
+    def customer(self) -> str:
+        return self.config.tokens[0].customer_id
+
+    def leads(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.box.leads(self.customer)
+
+    def restart(self, down: float) -> None:
+        with self._lock:
+            old = self.box
+            faults = old.faults
+            old.stop()
+            time.sleep(down)
+            for _ in range(50):  # the port may linger for a moment
+                try:
+                    self.box = Sandbox(self.config).start()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            else:
+                raise RuntimeError("the sandbox could not be restarted on its port")
+            self.box.faults.counts = faults.counts  # keep counting across restarts
+            self.box.faults._rng = faults._rng
+            self.restarts += 1
+
+    def stop(self) -> None:
+        self.box.stop()
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scenario:
+    """Sandbox switches, client settings and background disturbances of one fault sweep."""
+
+    name: str
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    client: dict[str, Any] = field(default_factory=dict)
+    spikes: bool = False    # latency spikes above the client's timeout, on and off
+    restarts: bool = False  # the sandbox stopped and restarted (same port, same --db)
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("fail_before", sandbox={"fail_before": 0.35}),
+    Scenario("fail_after", sandbox={"fail_after": 0.45}),  # 5xx or dropped socket, 50/50
+    Scenario("latency_spikes", client={"timeout": 0.15}, spikes=True),
+    Scenario("429_storm", sandbox={"bulk_per_minute": 1, "default_per_minute": 3},
+             client={"pacing": False, "max_attempts": 10}),
+    Scenario("restart_db", restarts=True),
+    Scenario("all_together", sandbox={"fail_before": 0.2, "fail_after": 0.3,
+                                      "bulk_per_minute": 2, "default_per_minute": 6},
+             client={"pacing": False, "timeout": 0.15, "max_attempts": 8},
+             spikes=True, restarts=True),
+)}
+
+
+@contextmanager
+def _background(work: Callable[[threading.Event], None]) -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=work, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def _spiker(target: Target, rng: random.Random, tally: Tally) -> Callable[[threading.Event], None]:
+    """Latency 0 most of the time; now and then 0.3 s, longer than the client's timeout, so
+    the client gives up while the sandbox still answers (and, for a write, commits)."""
+    def work(stop: threading.Event) -> None:
+        while not stop.wait(rng.uniform(0.05, 0.25)):
+            target.box.faults.latency = 0.3
+            tally.faults["latency_spike"] += 1
+            stop.wait(rng.uniform(0.1, 0.4))
+            target.box.faults.latency = 0.0
+    return work
+
+
+def _restarter(target: Target, rng: random.Random) -> Callable[[threading.Event], None]:
+    def work(stop: threading.Event) -> None:
+        while not stop.wait(rng.uniform(0.2, 0.6)):
+            target.restart(down=rng.uniform(0.0, 0.2))
+    return work
+
+
+# --- invariants -------------------------------------------------------------------------------
+
+def fingerprint(leads: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
+    """What a lead holds, without ids and clocks (those differ between two sandboxes)."""
+    return Counter((lead.get("contact_name"), lead.get("contact_email"), lead.get("contact_phone"),
+                    lead.get("source_platform"), (lead.get("current_stage") or {}).get("slug"),
+                    tuple(sorted((lead.get("custom_fields") or {}).items())))
+                   for lead in leads)
+
+
+@dataclass
+class Final:
+    """The end state to compare with an uninterrupted run."""
+
+    leads: Counter[tuple[Any, ...]]
+    statuses: dict[str, str]
+    groups: frozenset[frozenset[str]]  # source records that ended in the same lead
+
+
+def final_state(leads: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> Final:
+    by_lead: dict[str, set[str]] = defaultdict(set)
+    for o in outcomes:
+        if o["lead_id"]:
+            by_lead[o["lead_id"]].add(o["source_id"])
+    return Final(fingerprint(leads), {o["source_id"]: o["status"] for o in outcomes},
+                 frozenset(frozenset(v) for v in by_lead.values()))
+
+
+def check_no_duplicates(leads: list[dict[str, Any]]) -> None:
+    ids = [lead["id"] for lead in leads]
+    assert len(ids) == len(set(ids)), "a lead id appears twice"
+    emails = [k for k in (email_key(lead.get("contact_email")) for lead in leads) if k]
+    dup = [k for k, n in Counter(emails).items() if n > 1]
+    assert not dup, f"leads share an email key: {dup[:3]}"
+    phones = [k for k in (mega_phone_key(lead.get("contact_phone")) for lead in leads) if k]
+    dup = [k for k, n in Counter(phones).items() if n > 1]
+    assert not dup, f"leads share a phone key: {dup[:3]}"
+
+
+def check_accounted(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> None:
+    ids = [o["source_id"] for o in outcomes]
+    assert len(ids) == len(set(ids)), "a source record has two outcomes"
+    assert set(ids) == {r["source_id"] for r in records}, "a source record has no outcome"
+    pending = [o for o in outcomes if o["status"] not in FINAL]
+    assert not pending, f"records without a final status: {pending[:3]}"
+
+
+def check_ledger_matches(ws: Path, customer: str, leads: list[dict[str, Any]],
+                         outcomes: list[dict[str, Any]], run_id: str) -> None:
+    """Every lead the ledger names exists in MEGA, and MEGA holds no lead the ledger lacks."""
+    lead_ids = {lead["id"] for lead in leads}
+    named = {o["lead_id"] for o in outcomes if o["lead_id"]}
+    assert named <= lead_ids, f"report names leads MEGA does not have: {list(named - lead_ids)[:3]}"
+    assert lead_ids <= named, f"MEGA has leads no record accounts for: {list(lead_ids - named)[:3]}"
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        state = {r[0] for r in con.execute(
+            "SELECT lead_id FROM sync_state WHERE customer_id = ? AND lead_id IS NOT NULL",
+            [customer]).fetchall()}
+        open_chunks = con.execute("SELECT count(*) FROM sync_chunks WHERE state <> 'done'"
+                                  ).fetchall()[0][0]
+        unfinished = con.execute("SELECT count(*) FROM sync_runs WHERE status IN "
+                                 "('running', 'stopped')").fetchall()[0][0]
+        snapshot = {r[0] for r in con.execute(
+            "SELECT id FROM mega_leads WHERE customer_id = ?", [customer]).fetchall()}
+    finally:
+        con.close()
+    assert state <= lead_ids, f"ledger state names unknown leads: {list(state - lead_ids)[:3]}"
+    assert state == named, "the ledger's per-row state and the report disagree"
+    assert open_chunks == 0 and unfinished == 0, "a finished sync left open chunks or runs"
+    assert snapshot == lead_ids, "the workspace's MEGA snapshot differs from MEGA"
+
+
+# --- one scenario -----------------------------------------------------------------------------
+
+_BASELINES: dict[tuple[int, int, str], Final] = {}
+
+
+def _client(target: Target, scale: float, **overrides: Any) -> MegaClient:
+    grant = target.config.tokens[0]
+    settings: dict[str, Any] = {"time_scale": scale, "env": {}, "max_attempts": 6}
+    settings.update(overrides)
+    return MegaClient(target.base_url, grant.token, grant.customer_id, **settings)
+
+
+def records_for(people: int, seed: int) -> list[dict[str, Any]]:
+    return messy_records(people, seed=seed)
+
+
+def baseline(people: int, seed: int, mode: str, tmp: Path) -> Final:
+    """The same records synced once into a sandbox without any fault."""
+    key = (people, seed, mode)
+    if key not in _BASELINES:
+        records = records_for(people, seed)
+        target = Target(SandboxConfig.default(time_scale=FAST))
+        try:
+            with _client(target, FAST) as client:
+                result = sync(ListConnector(records), workspace=tmp / f"base-{seed}-{mode}.duckdb",
+                              client=client, mode=mode, stages=target.config.stages)
+            assert result.exit_code in (0, 1), result.summary
+            _BASELINES[key] = final_state(target.leads(), result.outcomes)
+        finally:
+            target.stop()
+    return _BASELINES[key]
+
+
+def run_scenario(name: str, seed: int, tmp: Path, *, people: int = 700,
+                 mode: str = "bulk") -> Tally:
+    """Sync under the scenario's faults until done; assert every invariant; return the tally."""
+    spec = SCENARIOS[name]
+    records = records_for(people, seed)
+    expected = baseline(people, seed, mode, tmp)
+    tally = Tally(name, seed, mode, records=len(records))
+    rng = random.Random(seed * 7919 + len(name))
+    overrides = {"time_scale": FAST, "seed": seed, **spec.sandbox}
+    if spec.restarts:
+        overrides["db_path"] = tmp / f"sandbox-{name}-{seed}-{mode}.duckdb"
+    target = Target(SandboxConfig.default(**overrides))
+    ws = tmp / f"ws-{name}-{seed}-{mode}.duckdb"
+    try:
+        with _client(target, FAST, **spec.client) as client:
+            result = None
+            with _background(_spiker(target, rng, tally)) if spec.spikes else _nothing(), \
+                    _background(_restarter(target, rng)) if spec.restarts else _nothing():
+                for _ in range(MAX_RUNS):
+                    tally.runs += 1
+                    try:
+                        result = sync(ListConnector(records), workspace=ws, client=client,
+                                      mode=mode, stages=target.config.stages)
+                    except RunStopped:  # MEGA unreadable before anything was sent (exit 3)
+                        tally.stopped_runs += 1
+                        continue
+                    if result.exit_code != 3:
+                        break
+                    tally.stopped_runs += 1
+                    assert result.summary["record_status"]["pending"] > 0
+            assert result is not None and result.exit_code != 3, \
+                f"{name}: still pending after {MAX_RUNS} runs"
+            tally.golden_rows = int(result.summary["golden_rows"])
+            # the sandbox is healthy again (latency back to 0, restarts over): check everything
+            leads = target.leads()
+            check_accounted(records, result.outcomes)
+            check_no_duplicates(leads)
+            failed = int(result.summary["row_status"]["failed"])
+            assert len(leads) == tally.golden_rows - failed, "lead count != golden rows sent"
+            check_ledger_matches(ws, target.customer, leads, result.outcomes, result.run_id)
+            got = final_state(leads, result.outcomes)
+            assert got.leads == expected.leads, "the leads differ from an uninterrupted run"
+            assert got.statuses == expected.statuses, "statuses differ from an uninterrupted run"
+            assert got.groups == expected.groups, "records ended in other leads than uninterrupted"
+            # a re-run sends nothing
+            before = client.stats.attempts
+            again = sync(ListConnector(records), workspace=ws, client=client, mode=mode,
+                         stages=target.config.stages)
+            assert again.summary["rows_sent"] == 0 and again.summary["requests"] == 0
+            assert client.stats.attempts == before
+            assert len(target.leads()) == len(leads)
+            stats = client.stats
+            tally.attempts = stats.attempts
+            tally.faults.update({
+                "5xx_before_write": target.box.faults.counts["before"],
+                "5xx_after_write": target.box.faults.counts["after_error"],
+                "drop_after_write": target.box.faults.counts["after_drop"],
+                "429": stats.rate_limited,
+                "transport_error": stats.transport_errors,
+                "sandbox_restart": target.restarts,
+            })
+    finally:
+        target.stop()
+    TALLIES.append(tally)
+    return tally
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def seeds(default: str = "1") -> list[int]:
+    """``LEADBRIDGE_RELIABILITY_SEEDS=1-20`` or ``1,5,9`` runs more seeds than CI does."""
+    raw = os.environ.get("LEADBRIDGE_RELIABILITY_SEEDS", default)
+    out: list[int] = []
+    for part in raw.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+#: SIGKILLs survived by the crash tests, by the step the CLI was killed at.
+KILLS: Counter[str] = Counter()

@@ -104,9 +104,11 @@ class MappingReport:
             for value, u in values[:examples]:
                 out.append(f"    unmapped {value!r}: {u.count} record(s), e.g. source_id "
                            f"{u.example}")
-            rest = len(values) - examples + self.unmapped_more[kind]
-            if rest > 0 and len(values) > examples:
+            if len(values) > examples:
                 out.append(f"    ... and {len(values) - examples} more value(s)")
+            if self.unmapped_more[kind]:
+                out.append(f"    ... and {self.unmapped_more[kind]} record(s) with values past "
+                           f"the first {MAX_VALUES} (counted, not listed)")
         if self.unmapped_fields:
             verb = "kept as custom fields" if self.unmapped_fields_action == "keep" else "omitted"
             keys = sorted(self.unmapped_fields.items(), key=lambda i: -i[1].count)

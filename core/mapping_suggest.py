@@ -264,13 +264,20 @@ def render(proposal: Proposal, *, connector: str, options: Mapping[str, Any],
     lines += ["", "[policies]", "on_duplicate = \"update\"",
               "send_anyway = false  # true: send even when validation finds unknown values",
               "", "[target]"]
-    for name, values in (("stages", mega.stages), ("custom_fields", mega.custom_fields)):
-        if values is not None:
-            where = mega.origin.get(name, "")
-            lines.append(f"{name} = [{', '.join(_s(v) for v in values)}]"
-                         + (f"  # from {where}" if where else ""))
-    if mega.owners is not None:
-        lines.append(f"owners = [{', '.join(_s(o.id) for o in mega.owners)}]")
+    lists = (("stages", mega.stages), ("owners", [o.id for o in mega.owners or []]
+                                            if mega.owners is not None else None),
+             ("custom_fields", mega.custom_fields))
+    for name, values in lists:
+        if values is None:
+            continue
+        where = mega.origin.get(name, "")
+        line = f"{name} = [{', '.join(_s(v) for v in values)}]"
+        if where.startswith("--"):  # the user's own, complete list: validation uses it
+            lines.append(f"{line}  # from {where}")
+        else:  # values seen in use or confirmed by a probe: maybe not all of them
+            lines.append(f"# {line}")
+            lines.append(f"# ^ from {where}: uncomment only if this is the whole list "
+                         "(validation treats it as complete)")
     lines += ["", "[mapping.fields]",
               "# source field = \"custom:<MEGA slug>\", a canonical field, or \"-\" to drop it"]
     lines += [_line(e) for e in proposal.fields]

@@ -160,7 +160,8 @@ def _add_probe(mega: Any, prof: Any) -> None:
         if confirmed is not None:
             mine = set(getattr(mega, kind) or ()) - set(result.unknown.get(kind, ()))
             setattr(mega, kind, sorted(mine | set(confirmed)))
-            mega.origin[kind] = "dry_run probe"
+            if not mega.origin.get(kind, "").startswith("--"):
+                mega.origin[kind] = "dry_run probe (candidates confirmed)"
     if mega.owners is not None and result.unknown.get("owners"):
         mega.owners = [o for o in mega.owners if o.id not in result.unknown["owners"]]
 

@@ -73,6 +73,17 @@ def test_map_then_sync_into_a_sandbox(tmp_path: Path, sandbox: Sandbox) -> None:
     assert cy["owner"]["id"] == OWNER_TOM and leads["di@x.com"]["current_stage"]["slug"] == "new"
     assert ana["source_type"] == "import"
 
+    # the workspace's snapshot now shows MEGA values in use: map uses them, as partial lists
+    seen = run_cli("map", "csv", "export.csv", "--workspace", ".leadbridge/workspace.duckdb",
+                   env=env, cwd=tmp_path)
+    assert seen.returncode == 0, seen.stderr
+    from_snapshot = tomllib.loads(seen.stdout)
+    assert from_snapshot["mapping"]["fields"]["Budget ($)"] == "custom:budget"
+    assert from_snapshot["mapping"]["stages"]["salesqualifiedlead"] == "qualified"
+    assert from_snapshot["mapping"]["owners"]["ana@agency.com"] == "TODO"  # ids, no emails
+    assert "target" not in from_snapshot or "stages" not in from_snapshot["target"]
+    assert "# stages = [" in seen.stdout
+
     report = run_cli("report", "--format", "csv", env=env, cwd=tmp_path)
     rows = {r["source_id"]: r for r in csv.DictReader(io.StringIO(report.stdout))}
     bob = rows[next(k for k, r in rows.items() if r["status"] == "rejected")]

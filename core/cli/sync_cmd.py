@@ -100,6 +100,8 @@ def render_sync(summary: dict[str, Any], console: Any, *, workspace: Path | None
         console.print("[bold]Rejected locally[/bold]:")
         for message, count in summary["rejected_reasons"].items():
             console.print(f"  {count} x {message}")
+    for line in ((summary.get("build") or {}).get("mapping") or {}).get("lines") or []:
+        console.print(line, markup=False)  # [mapping]: counts and unmapped values
     if summary["unknown_custom_fields"]:
         console.print("Unknown custom fields (ignored by MEGA): "
                       + ", ".join(summary["unknown_custom_fields"]))
@@ -128,6 +130,8 @@ def render_plan(summary: dict[str, Any], console: Any) -> None:
         table.add_row(f"  matched by {key}", str(count))
     table.add_row("MEGA leads in snapshot", str(summary["snapshot_leads"]))
     console.print(table)
+    for line in (summary.get("mapping") or {}).get("lines") or []:
+        console.print(line, markup=False)  # [mapping]: counts and unmapped values
     if not summary.get("stages_known"):
         console.print("Stages and owners were not checked (unknown offline): list them under "
                       "[target] stages/owners in a job file to predict those failures too.")

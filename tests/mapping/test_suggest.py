@@ -21,7 +21,9 @@ from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
 
 STAGES = ["new", "contacted", "qualified", "proposal", "won", "lost"]
 MEGA = MegaSide(stages=STAGES, custom_fields=["budget", "timeline", "phone_extension"],
-                owners=[Owner(OWNER_ANA, "ana@agency.com"), Owner(OWNER_TOM, "Tom Ray")])
+                owners=[Owner(OWNER_ANA, "ana@agency.com"), Owner(OWNER_TOM, "Tom Ray")],
+                origin={"stages": "--stages", "owners": "--owners",
+                        "custom_fields": "--custom-fields"})
 
 
 def test_hubspot_lifecycle_stages_owners_and_custom_property() -> None:

@@ -68,6 +68,9 @@ def map_command(
         raise ConfigError(f"{str(output)!r} exists; pass --force to overwrite it")
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be at least 1")
+    if probe and not os.environ.get("MEGA_TOKEN"):  # before reading a large source
+        raise ConfigError("--probe asks MEGA: set MEGA_TOKEN and MEGA_CUSTOMER_ID (and "
+                          "MEGA_BASE_URL for a sandbox)")
     mega = MegaSide(stages=_split(stages), custom_fields=_split(custom_fields),
                     owners=parse_owners(_split(owners) or []) if owners else None)
     mega.origin = {k: "--" + k.replace("_", "-") for k in ("stages", "owners", "custom_fields")
@@ -144,9 +147,6 @@ def _add_probe(mega: Any, prof: Any) -> None:
     from ..mapping_validate import probe
     from ..mega import MegaClient
 
-    if not os.environ.get("MEGA_TOKEN"):
-        raise ConfigError("--probe asks MEGA: set MEGA_TOKEN and MEGA_CUSTOMER_ID (and "
-                          "MEGA_BASE_URL for a sandbox)")
     fields = {f(k) for k in prof.custom_fields for f in (slugify, compact)} - {""}
     stage_values = {f(v) for v, _ in prof.values.get("stage", []) for f in (slugify, compact)}
     stage_values |= set(mega.stages or ())

@@ -455,9 +455,10 @@ class _BatchMapper:
             exprs: list[str] = []
             own: list[Any] = [slug]
             for kind, what in reversed(specs):  # the last writer wins where it has a value
-                if kind == "key":
-                    exprs.append("json_extract(cf0, ?)")
-                    own.append(_pointer(what))
+                if kind == "key":  # a JSON null or blank text is no value: the next writer
+                    exprs.append("CASE WHEN nullif(trim(json_extract_string(cf0, ?)), '') "
+                                 "IS NOT NULL THEN json_extract(cf0, ?) END")
+                    own.extend([_pointer(what), _pointer(what)])
                 else:
                     exprs.append(f'to_json("{what}")')
             if slug not in self.deleted:  # else keep a value the record already had

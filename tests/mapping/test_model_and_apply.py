@@ -158,6 +158,13 @@ def test_fields_transforms_defaults_and_unmapped_fields() -> None:
     assert report.defaults_filled == {"source_platform": 1, "source_type": 2}
     assert report.unmapped_fields == {}  # every source field is accounted for
 
+    # an empty source value never overwrites the value the target already holds
+    out, _ = _run([{"source_id": "1", "custom_fields": {"Budget ($)": None, "budget": "7"}},
+                   {"source_id": "2", "custom_fields": {"Budget ($)": " ", "budget": 8}},
+                   {"source_id": "3", "custom_fields": {"Budget ($)": 9, "budget": 8}}],
+                  {"fields": {"Budget ($)": "custom:budget"}})
+    assert [_custom(r) for r in out] == [{"budget": "7"}, {"budget": 8}, {"budget": 9}]
+
     out, report = _run([{"source_id": "1", "custom_fields": {"Budget ($)": "1", "Pet": "cat"}}],
                        {"fields": {"Budget ($)": "custom:budget"},
                         "fields_policy": {"unmapped": "omit"}})

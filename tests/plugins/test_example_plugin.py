@@ -137,3 +137,21 @@ def test_the_plugins_own_conformance_tests_pass_against_the_installed_copy(site,
                           cwd=work, env=_env(site), capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "15 passed" in proc.stdout and "failed" not in proc.stdout
+
+
+def test_sync_into_a_sandbox_with_the_pytest_plugin_fixtures(site, crm, tmp_path,
+                                                            leadbridge_sandbox,
+                                                            leadbridge_mega_env):
+    """The end-to-end test docs/connectors.md shows authors, on the installed plugin."""
+    assert os.environ["MEGA_BASE_URL"] == leadbridge_sandbox.base_url  # fixture set it
+    env = _env(site, EXAMPLE_TOKEN=TOKEN, **leadbridge_mega_env)
+    proc = leadbridge_cli("sync", "example", "--option", f"base_url={crm.base_url}",
+                          "--workspace", str(tmp_path / "ws.duckdb"), env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    customer = leadbridge_sandbox.config.tokens[0].customer_id
+    leads = leadbridge_sandbox.leads(customer)
+    # the two Ann Lee records became one lead (newest value wins), Bo Chen the other
+    assert sorted((lead["contact_email"] or "").lower() for lead in leads) == \
+        ["", "ann@example.com"]
+    assert TOKEN not in proc.stdout + proc.stderr
+    assert leadbridge_mega_env["MEGA_TOKEN"] not in proc.stdout + proc.stderr

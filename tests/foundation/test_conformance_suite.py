@@ -156,3 +156,13 @@ def test_the_pytest_class_reports_each_rule_as_its_own_test(tmp_path):
     assert "FAILED test_author.py::TestLeaky::test_secrets_not_shown" in out
     assert "1 failed, 11 passed, 2 skipped" in out  # registration, refused_options skipped
     assert toy.TOKEN not in out
+
+
+def test_testing_all_is_sorted_and_importable():
+    import leadbridge.testing as t
+
+    assert t.__all__ == sorted(t.__all__)
+    for name in t.__all__:
+        assert getattr(t, name) is not None
+    public = {n for n in dir(t) if not n.startswith("_") and n not in ("annotations", "Any")}
+    assert public - set(t.__all__) <= {"pytest_plugin"}  # submodule, loaded by pytest

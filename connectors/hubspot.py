@@ -154,6 +154,9 @@ class HubSpotConnector(Connector):
         """Proactive throttle: when the 10-second (or per-second) window is spent, wait it
         out; a spent daily allowance stops the run instead of retrying until midnight."""
         h = resp.headers
+        if resp.status_code == 530:
+            raise SourceError("hubspot: HTTP 530, HubSpot's answer to a malformed token; check "
+                              "HUBSPOT_TOKEN (a private-app token usually starts with pat-)")
         if resp.status_code == 429 and _policy(resp) == "DAILY":
             raise SourceError("hubspot: the account's daily API limit is used up (HTTP 429, "
                               "policy DAILY); run again after midnight in the account's time "

@@ -117,3 +117,9 @@ def test_lookback_rereads_skip_versions_already_sent_and_archives_are_reported_o
     got = {r["source_id"]: r for r in conn(fake).records(state)}
     assert sorted(got, key=int) == ["3", "4", "22"] and got["4"]["deleted"]
     assert [r["source_id"] for r in conn(fake).records(state)] == []
+
+
+def test_malformed_token_530_is_named(fake):
+    fake.fail_queue = [530]
+    with pytest.raises(SourceError, match="530.*malformed token"):
+        list(conn(fake).records({}))

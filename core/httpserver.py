@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -87,6 +88,16 @@ class Router:
         return None, {}, path_known
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hung up before its answer (a timeout, a retry) is normal traffic: no
+    traceback on the server's stderr for it; anything else still goes to the default."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class JSONServer:
     """A threaded HTTP server around a Router; use as a context manager or start()/stop().
 
@@ -108,7 +119,7 @@ class JSONServer:
         self.max_body = max_body
         self.poll_interval = poll_interval  # how long stop() may wait for the serve loop
         self._error = error or (lambda status, msg: Response(status, {"error": msg}))
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd = _QuietServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
         # kept-alive connections outlive serve_forever(): stop() closes them, or a stopped

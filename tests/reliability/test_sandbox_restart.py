@@ -58,3 +58,19 @@ def test_closed_store_refuses_writes() -> None:
     store.close()
     with pytest.raises(RuntimeError):
         store.commit("c", [{"id": "x", "seq": 1, "contact_email": "x@example.com"}])
+
+
+def test_client_hanging_up_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    """Regression: every client timeout (the fault sweeps make hundreds) printed a
+    BrokenPipeError traceback on the sandbox's stderr."""
+    config = SandboxConfig.default(latency=0.3)
+    with Sandbox(config) as box:
+        for _ in range(3):
+            with httpx.Client(base_url=box.base_url, timeout=0.05) as http, \
+                    pytest.raises(httpx.TimeoutException):
+                _post(http, config, "slow@example.com")
+        import time
+
+        time.sleep(0.6)  # the handlers answer into closed sockets
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err[-1000:]

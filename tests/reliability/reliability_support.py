@@ -29,6 +29,7 @@ from leadbridge.mega_model import email_key, mega_phone_key  # noqa: E402
 from leadbridge.pipeline import sync  # noqa: E402
 from leadbridge.pipeline.push import RunStopped  # noqa: E402
 from leadbridge.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from leadbridge.sandbox.faults import Faults  # noqa: E402
 from tests.pipeline.conftest import ListConnector, messy_records  # noqa: E402
 
 FAST = 0.002  # a rate-limit minute lasts 0.12 s; client backoffs shrink alike
@@ -52,7 +53,9 @@ class Tally:
 
     @property
     def total_faults(self) -> int:
-        return sum(self.faults.values())
+        """Faults injected (or storms of 429 met); what the client saw as a timeout or a
+        dropped connection (``client_*``) is their effect, not counted again."""
+        return sum(v for k, v in self.faults.items() if not k.startswith("client_"))
 
     def line(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()) if v)
@@ -61,23 +64,64 @@ class Tally:
                 f"attempts {self.attempts:>4} faults {self.total_faults:>4}: {kinds or '-'}")
 
 
+#: The fault each scenario is about: a CI run asserts it really happened.
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "fail_before": ("5xx_before_write",),
+    "fail_after": ("5xx_after_write", "drop_after_write"),
+    "latency_spikes": ("latency_spike",),
+    "429_storm": ("429",),
+    "restart_db": ("sandbox_restart",),
+    "all_together": ("5xx_before_write", "5xx_after_write", "drop_after_write",
+                     "latency_spike", "429", "sandbox_restart"),
+}
+
 #: Every tally of this process; the conftest prints them at the end of the session.
 TALLIES: list[Tally] = []
 
 
 # --- the sandbox: one that can be stopped and restarted on the same port with its --db -------
 
+class SpikyFaults(Faults):
+    """The sandbox's faults plus latency spikes: with probability ``spike`` a request (chosen
+    by the seeded generator, so reproducibly) waits ``spike_seconds`` — longer than the
+    client's timeout, so the client gives up while the sandbox goes on (and commits a write)."""
+
+    def __init__(self, config: SandboxConfig, spike: float = 0.0, spike_seconds: float = 0.3
+                 ) -> None:
+        super().__init__(config.fail_before, config.fail_after, config.latency, config.seed)
+        self.spike, self.spike_seconds = spike, spike_seconds
+        self._spikes = random.Random(config.seed)
+        self.counts["latency_spike"] = 0
+
+    def delay(self) -> None:
+        super().delay()
+        if self.spike <= 0:
+            return
+        with self._lock:
+            hit = self._spikes.random() < self.spike
+            if hit:
+                self.counts["latency_spike"] += 1
+        if hit:
+            time.sleep(self.spike_seconds)
+
+
 class Target:
     """The sandbox under test; ``restart()`` stops it and starts a new one on the same port
-    over the same DuckDB file (a crashed and restarted MEGA)."""
+    over the same DuckDB file (a crashed and restarted MEGA). One fault generator lives
+    across restarts, so a seed gives the same faults."""
 
-    def __init__(self, config: SandboxConfig) -> None:
-        self.config = config
-        self.box = Sandbox(config).start()
+    def __init__(self, config: SandboxConfig, spike: float = 0.0) -> None:
+        self.faults = SpikyFaults(config, spike)
+        self.box = self._start(config)
         port = int(self.box.base_url.rsplit(":", 1)[1])
         self.config = dataclasses.replace(config, port=port)
         self.restarts = 0
         self._lock = threading.Lock()
+
+    def _start(self, config: SandboxConfig) -> Sandbox:
+        box = Sandbox(config)
+        box.faults = self.faults
+        return box.start()
 
     @property
     def base_url(self) -> str:
@@ -93,20 +137,16 @@ class Target:
 
     def restart(self, down: float) -> None:
         with self._lock:
-            old = self.box
-            faults = old.faults
-            old.stop()
+            self.box.stop()
             time.sleep(down)
             for _ in range(50):  # the port may linger for a moment
                 try:
-                    self.box = Sandbox(self.config).start()
+                    self.box = self._start(self.config)
                     break
                 except OSError:
                     time.sleep(0.05)
             else:
                 raise RuntimeError("the sandbox could not be restarted on its port")
-            self.box.faults.counts = faults.counts  # keep counting across restarts
-            self.box.faults._rng = faults._rng
             self.restarts += 1
 
     def stop(self) -> None:
@@ -122,21 +162,21 @@ class Scenario:
     name: str
     sandbox: dict[str, Any] = field(default_factory=dict)
     client: dict[str, Any] = field(default_factory=dict)
-    spikes: bool = False    # latency spikes above the client's timeout, on and off
+    spike: float = 0.0      # share of requests delayed past the client's timeout
     restarts: bool = False  # the sandbox stopped and restarted (same port, same --db)
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("fail_before", sandbox={"fail_before": 0.35}),
     Scenario("fail_after", sandbox={"fail_after": 0.45}),  # 5xx or dropped socket, 50/50
-    Scenario("latency_spikes", client={"timeout": 0.15}, spikes=True),
+    Scenario("latency_spikes", client={"timeout": 0.15}, spike=0.3),
     Scenario("429_storm", sandbox={"bulk_per_minute": 1, "default_per_minute": 3},
              client={"pacing": False, "max_attempts": 10}),
     Scenario("restart_db", restarts=True),
     Scenario("all_together", sandbox={"fail_before": 0.2, "fail_after": 0.3,
                                       "bulk_per_minute": 2, "default_per_minute": 6},
              client={"pacing": False, "timeout": 0.15, "max_attempts": 8},
-             spikes=True, restarts=True),
+             spike=0.15, restarts=True),
 )}
 
 
@@ -150,18 +190,6 @@ def _background(work: Callable[[threading.Event], None]) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(10)
-
-
-def _spiker(target: Target, rng: random.Random, tally: Tally) -> Callable[[threading.Event], None]:
-    """Latency 0 most of the time; now and then 0.3 s, longer than the client's timeout, so
-    the client gives up while the sandbox still answers (and, for a write, commits)."""
-    def work(stop: threading.Event) -> None:
-        while not stop.wait(rng.uniform(0.05, 0.25)):
-            target.box.faults.latency = 0.3
-            tally.faults["latency_spike"] += 1
-            stop.wait(rng.uniform(0.1, 0.4))
-            target.box.faults.latency = 0.0
-    return work
 
 
 def _restarter(target: Target, rng: random.Random) -> Callable[[threading.Event], None]:
@@ -288,13 +316,12 @@ def run_scenario(name: str, seed: int, tmp: Path, *, people: int = 700,
     overrides = {"time_scale": FAST, "seed": seed, **spec.sandbox}
     if spec.restarts:
         overrides["db_path"] = tmp / f"sandbox-{name}-{seed}-{mode}.duckdb"
-    target = Target(SandboxConfig.default(**overrides))
+    target = Target(SandboxConfig.default(**overrides), spike=spec.spike)
     ws = tmp / f"ws-{name}-{seed}-{mode}.duckdb"
     try:
         with _client(target, FAST, **spec.client) as client:
             result = None
-            with _background(_spiker(target, rng, tally)) if spec.spikes else _nothing(), \
-                    _background(_restarter(target, rng)) if spec.restarts else _nothing():
+            with _background(_restarter(target, rng)) if spec.restarts else _nothing():
                 for _ in range(MAX_RUNS):
                     tally.runs += 1
                     try:
@@ -330,12 +357,14 @@ def run_scenario(name: str, seed: int, tmp: Path, *, people: int = 700,
             assert len(target.leads()) == len(leads)
             stats = client.stats
             tally.attempts = stats.attempts
+            counts = target.faults.counts
             tally.faults.update({
-                "5xx_before_write": target.box.faults.counts["before"],
-                "5xx_after_write": target.box.faults.counts["after_error"],
-                "drop_after_write": target.box.faults.counts["after_drop"],
+                "5xx_before_write": counts["before"],
+                "5xx_after_write": counts["after_error"],
+                "drop_after_write": counts["after_drop"],
+                "latency_spike": counts["latency_spike"],
                 "429": stats.rate_limited,
-                "transport_error": stats.transport_errors,
+                "client_transport_error": stats.transport_errors,
                 "sandbox_restart": target.restarts,
             })
     finally:

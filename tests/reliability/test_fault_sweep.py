@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from reliability_support import SCENARIOS, run_scenario, seeds
+from reliability_support import EXPECTED, SCENARIOS, Tally, run_scenario, seeds
 
 
 @pytest.mark.parametrize("seed", seeds("1"))
@@ -21,7 +21,7 @@ from reliability_support import SCENARIOS, run_scenario, seeds
 def test_bulk_sync_survives_faults(name: str, seed: int, tmp_path_factory: pytest.TempPathFactory
                                    ) -> None:
     tally = run_scenario(name, seed, tmp_path_factory.getbasetemp(), people=700, mode="bulk")
-    assert tally.total_faults > 0, f"{name}: no fault was injected, the sweep proves nothing"
+    _faults_happened(tally)
 
 
 #: all_together in live mode needs ~20 resumed runs: only with more seeds (benchmarks, locally)
@@ -35,4 +35,13 @@ def test_live_sync_survives_faults(name: str, seed: int, tmp_path_factory: pytes
                                    ) -> None:
     """Live mode: one request per lead, so many more requests meet a fault."""
     tally = run_scenario(name, seed, tmp_path_factory.getbasetemp(), people=50, mode="live")
-    assert tally.total_faults > 0, f"{name}: no fault was injected, the sweep proves nothing"
+    _faults_happened(tally)
+
+
+def _faults_happened(tally: Tally) -> None:
+    """The CI seeds are chosen so each scenario's fault really happens (a sweep without its
+    fault proves nothing); extra seeds may be quieter and only count."""
+    if not os.environ.get("LEADBRIDGE_RELIABILITY_SEEDS"):
+        hit = {k: tally.faults[k] for k in EXPECTED[tally.scenario]}
+        assert all(hit.values()) if tally.scenario != "all_together" else \
+            sum(1 for v in hit.values() if v) >= 3, f"{tally.scenario}: {hit}"

@@ -66,11 +66,14 @@ def _custom_sql(ws: Workspace, engine: dict[str, str],
                 values[key] = f"nullif({value}, '')"
         return extra, layout.pack(values), layout
     engine_items = ", ".join(f"{{'key': {_lit(k)}, 'value': {v}}}" for k, v in sorted(engine.items()))
-    engine_keys = ", ".join(_lit(k) for k in engine)
+    # a source key of an engine key's name survives where the engine value is NULL (as the
+    # struct form's coalesce does)
+    overridden = " AND ".join(f"NOT (x.key = {_lit(k)} AND ({v}) IS NOT NULL)"
+                              for k, v in sorted(engine.items())) or "true"
     return "NULL AS _cfs", (
         f"list_sort(list_concat(list_filter(map_entries(coalesce(try_cast(try_cast({valid} "
         f"AS JSON) AS MAP(VARCHAR, VARCHAR)), MAP {{}})), lambda x: x.value IS NOT NULL AND "
-        f"x.value <> '' AND NOT list_contains([{engine_keys}], x.key)), "
+        f"x.value <> '' AND {overridden}), "
         f"list_filter([{engine_items}], {nonempty})))"), layout
 
 

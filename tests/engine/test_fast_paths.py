@@ -1,0 +1,137 @@
+"""The engine's fast paths give exactly what their general forms give.
+
+- custom fields as a STRUCT (few keys) vs the general key/value list (forced here by
+  lowering ``MAX_STRUCT_KEYS``): same golden rows, same chunk bytes, under every rule;
+- ``lb_fstrip`` (regex skipped when no end is whitespace) equals ``lb_strip``;
+- ``dedupe`` in memory (scratch build: no transaction, records dropped early) writes the
+  same files as ``dedupe`` on a workspace file (transactional build).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadbridge.connector import Connector
+from leadbridge.engine import EngineOptions, build, dedupe, golden_rows, sql_chunks, stage
+from leadbridge.engine.normalize import _fast_strip
+from leadbridge.mega_model import SURROUNDING_WHITESPACE
+from leadbridge.workspace import Workspace
+
+FEW = settings(max_examples=max(10, settings.default.max_examples // 6), deadline=None)
+
+OPTIONS = {
+    "default": EngineOptions(classify_phones=False),
+    "separate_oldest": EngineOptions(classify_phones=False, household="separate",
+                                     survivorship={"custom_fields": "oldest"}),
+    "most_frequent": EngineOptions(classify_phones=False,
+                                   survivorship={"custom_fields": "most_frequent"}),
+    "priority": EngineOptions(classify_phones=False, source_priority=("t",),
+                              survivorship={"custom_fields": "source_priority"}),
+}
+
+
+@st.composite
+def lead(draw: Any, i: int) -> dict[str, Any]:
+    return {
+        "source_id": f"r{i}",
+        "contact_name": draw(st.sampled_from([None, "Ann", "Bob"])),
+        "contact_email": draw(st.sampled_from([None, "a@x.com", " A@x.com", "b@y.org"])),
+        "contact_phone": draw(st.sampled_from([None, "2065550100", "(206) 555-0100 x7",
+                                               "4155550199"])),
+        "owner": draw(st.sampled_from([None, "alice", "  "])),
+        "custom_fields": draw(st.one_of(st.none(), st.dictionaries(
+            st.sampled_from(["budget", "city", "ünï", "source_owner", "household_phone"]),
+            st.sampled_from(["1", "", "é\"q", "x"]), max_size=3))),
+        "updated_at": draw(st.sampled_from([None, "2024-01-01T00:00:00Z",
+                                            "2024-01-02T00:00:00Z"])),
+    }
+
+
+@st.composite
+def leads(draw: Any) -> list[dict[str, Any]]:
+    return [draw(lead(i)) for i in range(draw(st.integers(1, 25)))]
+
+
+def _run(recs: list[dict[str, Any]], options: EngineOptions) -> tuple[Any, ...]:
+    with Workspace.open(None, threads=1) as ws:
+        stage(ws, "t", recs)
+        build(ws, options)
+        rows = golden_rows(ws)
+        chunks = [(c.idempotency_key, c.body) for c in sql_chunks(ws, "c")]
+        lineage = ws.con.execute(
+            "SELECT source_id, row_ref FROM lineage ORDER BY source_id").fetchall()
+    return rows, chunks, lineage
+
+
+@FEW
+@given(recs=leads(), name=st.sampled_from(sorted(OPTIONS)))
+def test_struct_custom_fields_equal_the_list_form(recs: list[dict[str, Any]], name: str) -> None:
+    fast = _run(recs, OPTIONS[name])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("leadbridge.engine.custom.MAX_STRUCT_KEYS", 0)
+        general = _run(recs, OPTIONS[name])
+    assert fast == general
+
+
+def test_keys_differing_only_by_case_take_the_list_form() -> None:
+    recs = [
+        {"source_id": "1", "contact_email": "a@x.com", "updated_at": "2024-01-01T00:00:00Z",
+         "custom_fields": {"City": "Oslo", "city": "old"}},
+        {"source_id": "2", "contact_email": "a@x.com", "updated_at": "2024-01-02T00:00:00Z",
+         "custom_fields": {"city": "new"}},
+    ]
+    rows, _, _ = _run(recs, EngineOptions(classify_phones=False))
+    assert [r["custom_fields"] for r in rows] == [{"City": "Oslo", "city": "new"}]
+
+
+_STRIP_WS: list[Workspace] = []
+
+
+@settings(deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    list(SURROUNDING_WHITESPACE) + ["a", "é", "x"]), max_size=6)), max_size=20))
+def test_fast_strip_equals_strip(texts: list[str | None]) -> None:
+    if not _STRIP_WS:  # one workspace for every example: opening one costs more than the check
+        _STRIP_WS.append(Workspace.open(None, threads=1))
+        _fast_strip(_STRIP_WS[0])
+    rows = _STRIP_WS[0].con.execute(
+        "SELECT lb_fstrip(t), lb_strip(t) FROM (SELECT unnest(?::VARCHAR[]) AS t)",
+        [texts]).fetchall()
+    assert len(rows) == len(texts)
+    assert all(fast == slow for fast, slow in rows)
+
+
+class Leads(Connector):
+    name: ClassVar[str] = "t"
+    rows: ClassVar[list[dict[str, Any]]] = []
+
+    def records(self, state: dict[str, Any]) -> Any:
+        yield from self.rows
+
+
+@settings(max_examples=5, deadline=None)
+@given(recs=leads())
+def test_in_memory_dedupe_writes_what_a_workspace_dedupe_writes(
+        recs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    Leads.rows = recs
+    base = tmp_path_factory.mktemp("dd")
+    mem = dedupe(Leads(), base / "mem")
+    disk = dedupe(Leads(), base / "disk", workspace=base / "ws.duckdb")
+    assert mem.summary() == disk.summary()
+    assert _digest(base / "mem" / "chunks.jsonl") == _digest(base / "disk" / "chunks.jsonl")
+    con = duckdb.connect()
+    for name in ("golden", "lineage", "conflicts", "placeholders"):
+        a, b = (con.execute(f"SELECT * FROM read_parquet('{d / name}.parquet') ORDER BY ALL")
+                .fetchall() for d in (base / "mem", base / "disk"))
+        assert a == b, name
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

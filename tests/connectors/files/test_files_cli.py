@@ -117,8 +117,14 @@ def test_bad_paths_and_options_exit_2_with_one_message(tmp_path, setup, args, wo
         target.write_text("id,name,email\n")
     elif setup == "ok":
         target.write_text("id,Name\n1,Ann\n")
-    r = _cli("dedupe", "csv", str(target), "--out", str(tmp_path / "out"), *args)
-    assert r.returncode == 2, (r.stdout, r.stderr)
+    from typer.testing import CliRunner
+
+    from leadbridge.cli import app
+
+    # in process (the same command code, no interpreter start-up per case)
+    r = CliRunner().invoke(app, ["dedupe", "csv", str(target), "--out", str(tmp_path / "out"),
+                                 *args])
+    assert r.exit_code == 2, (r.stdout, r.stderr, r.exception)
     assert r.stderr.startswith("Error: ") and "Traceback" not in r.stderr
     for word in words:
         assert word in r.stderr

@@ -9,6 +9,7 @@ the fix. The pytest class in ``_suite`` and :func:`check_connector` both call th
 from __future__ import annotations
 
 import json
+import logging
 import re
 import traceback
 from collections.abc import Iterable, Mapping
@@ -291,6 +292,36 @@ def check_secrets_not_shown(cls: type[Connector], source: ConformanceSource) -> 
             problems += [f"secret {s[:2]}*** appears in the {type(exc).__name__} for a bad "
                          "option" for s in secrets if s in text]
     _fail("secrets not shown", problems)
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(f"{record.name}: {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - a bad log call is not this check's business
+            self.lines.append(f"{record.name}: {record.msg!r} {record.args!r}")
+
+
+def check_secrets_not_logged(cls: type[Connector], source: ConformanceSource) -> None:
+    """A full read logged at DEBUG (every logger, httpx's included) shows no secret."""
+    secrets = secret_values(cls, source.options, source.env)
+    root = logging.getLogger()
+    handler, level = _Capture(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        with isolated_env(cls, source.env):
+            read_items(build(cls, source))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    _fail("secrets not logged", [f"secret {s[:2]}*** appears in the log line "
+                                 f"{line.replace(s, '***')[:160]!r}"
+                                 for line in handler.lines for s in secrets if s in line])
 
 
 def check_secrets_not_in_errors(cls: type[Connector], source: ConformanceSource) -> None:

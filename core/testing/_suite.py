@@ -69,6 +69,9 @@ class ConnectorConformance:
     def test_secrets_not_shown(self, conformance_source: ConformanceSource) -> None:
         c.check_secrets_not_shown(self.connector_class, conformance_source)
 
+    def test_secrets_not_logged(self, conformance_source: ConformanceSource) -> None:
+        c.check_secrets_not_logged(self.connector_class, conformance_source)
+
     def test_secrets_not_in_errors(self, conformance_source: ConformanceSource) -> None:
         if conformance_source.refused_options is None:
             pytest.skip("no refused_options in the ConformanceSource")

@@ -16,6 +16,7 @@ import toyconnectors as toy
 
 ALL_CHECKS = {"metadata", "options_valid", "options_missing_required",
               "options_all_problems_at_once", "secrets_from_env", "secrets_not_shown",
+              "secrets_not_logged",
               "records_shape", "source_ids_unique", "source_ids_stable", "state_json",
               "secrets_not_in_errors", "incremental_unchanged", "incremental_changed"}
 
@@ -47,6 +48,7 @@ def test_a_correct_connector_passes_every_check():
 
 @pytest.mark.parametrize("cls, check, words", [
     (toy.LeakyRepr, "secrets_not_shown", ["repr(connector)"]),
+    (toy.LeakyLog, "secrets_not_logged", ["toy.debug: calling with ***"]),
     (toy.UnknownKey, "records_shape", ["'favourite_colour'", "custom_fields"]),
     (toy.IntIds, "records_shape", ["source_id must be non-empty text"]),
     (toy.NaiveTimes, "records_shape", ["updated_at", "no UTC offset"]),
@@ -154,7 +156,7 @@ def test_the_pytest_class_reports_each_rule_as_its_own_test(tmp_path):
     out = proc.stdout
     assert proc.returncode == 1, out
     assert "FAILED test_author.py::TestLeaky::test_secrets_not_shown" in out
-    assert "1 failed, 11 passed, 2 skipped" in out  # registration, refused_options skipped
+    assert "1 failed, 12 passed, 2 skipped" in out  # registration, refused_options skipped
     assert toy.TOKEN not in out
 
 

@@ -7,6 +7,7 @@ catches that rule and only that one.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,12 @@ class Toy(Connector):
 class LeakyRepr(Toy):
     def __repr__(self) -> str:
         return f"LeakyRepr(token={self.config['token'].reveal()})"
+
+
+class LeakyLog(Toy):
+    def records(self, state):
+        logging.getLogger("toy.debug").debug("calling with %s", self.config["token"].reveal())
+        yield from super().records(state)
 
 
 class UnknownKey(Toy):

@@ -8,9 +8,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadbridge.testing import ConformanceFailure, ConformanceSource, check_connector, read_rows
-from leadbridge.testing import _checks
+from leadbridge.testing import _checks, canonical_rows, strategies
 
 import toyconnectors as toy
 
@@ -167,4 +169,15 @@ def test_testing_all_is_sorted_and_importable():
     for name in t.__all__:
         assert getattr(t, name) is not None
     public = {n for n in dir(t) if not n.startswith("_") and n not in ("annotations", "Any")}
-    assert public - set(t.__all__) <= {"pytest_plugin"}  # submodule, loaded by pytest
+    # submodules: the pytest plugin (loaded by pytest), strategies (needs hypothesis)
+    assert public - set(t.__all__) <= {"pytest_plugin", "strategies"}
+
+
+@given(st.lists(strategies.canonical_records(), min_size=1, max_size=5))
+def test_generated_records_pass_the_shape_rules_and_stage(records):
+    for rec in records:
+        assert _checks._dict_problems(rec) == []
+    rows = canonical_rows(list(records))
+    assert [r["source_id"] for r in rows] == [r["source_id"] for r in records]
+    for row in rows:
+        assert _checks._row_problems(row) == []

@@ -121,8 +121,10 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
             con.execute(f"CREATE OR REPLACE TEMP TABLE _enum_{name} AS SELECT raw, {value} AS val "
                         f"FROM (SELECT DISTINCT {expr} AS raw FROM t WHERE {tab.record_sql})")
             joins.append(f"LEFT JOIN _enum_{name} ON _enum_{name}.raw = {expr}")
-            custom.append((m.headers[i].strip() or name,
-                           f"CASE WHEN _enum_{name}.val IS NULL THEN {expr} END"))
+            key = m.headers[i].strip() or name
+            while key.casefold() in {k.casefold() for k, _ in custom}:
+                key += " (raw)"  # a custom column already has this name
+            custom.append((key, f"CASE WHEN _enum_{name}.val IS NULL THEN {expr} END"))
             expr = f"_enum_{name}.val"
         if name == "source_platform" and platform:
             expr = f"coalesce({expr}, {_lit(platform)})"

@@ -272,3 +272,9 @@ def test_a_second_phone_or_email_column_fills_in_where_the_first_is_empty(tmp_pa
     assert got["1"]["custom"]["Mobile"] == "555-0199"  # still kept as it was
     assert "used where that one is empty" in dict((h, how) for h, _, how in
                                                   conn.header_mapping)["Mobile"]
+
+
+def test_raw_source_value_never_collides_with_a_custom_column(tmp_path):
+    text = "id,Lead Source,Lead Source\n1,Zillow,second\n"
+    rows, _ = read(write(tmp_path / "l.csv", text))
+    assert rows[0]["custom"] == {"Lead Source": "second", "Lead Source (raw)": "Zillow"}

@@ -115,8 +115,10 @@ class ZohoConnector(Connector):
         """Refresh-token grant; Zoho reports failures as HTTP 200 with an ``error`` key."""
         assert self._http is not None
         c = self.config
+        # a form body, not the URL parameters Zoho's docs show: httpx logs every URL at INFO,
+        # and the secrets must never reach a log
         resp = self._http.request("POST", f"{self.accounts_url}/oauth/v2/token", auth=False,
-                                  params={"grant_type": "refresh_token",
+                                  data={"grant_type": "refresh_token",
                                           "client_id": c["client_id"],
                                           "client_secret": c["client_secret"].reveal(),
                                           "refresh_token": c["refresh_token"].reveal()})

@@ -32,12 +32,3 @@ class TestZohoConformance(ConnectorConformance):
             yield ConformanceSource(
                 options={"refresh_token": fake.refresh_token, **opts}, change=change,
                 refused_options={"refresh_token": "1000.wrong-refresh-secret", **opts})
-
-    # Finding (reported to the Zoho owner; not fixed here): the refresh-token grant sends
-    # client_secret and refresh_token as URL parameters (the form Zoho documents), and httpx
-    # logs every request URL at INFO, so a library user with INFO logging gets both secrets
-    # in their logs. Fix: send them as a form body (Zoho accepts it in practice) or keep
-    # httpx's URL log out. strict: remove this marker once fixed.
-    @pytest.mark.xfail(strict=True, reason="zoho token grant puts secrets in a logged URL")
-    def test_secrets_not_logged(self, conformance_source):
-        super().test_secrets_not_logged(conformance_source)

@@ -9,6 +9,7 @@ stderr, log records, report files, every file in the workspace folder (DuckDB fi
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pty
@@ -17,6 +18,7 @@ import sys
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from reliability_support import FAST, check_no_duplicates
@@ -26,8 +28,11 @@ from leadbridge.mega import MegaClient
 from leadbridge.pipeline import sync
 from leadbridge.sandbox import Sandbox, SandboxConfig, TokenGrant
 from tests.fakes.followupboss import FakeFUB
+from tests.fakes.ghl import FakeGHL
 from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.lead_docket import FakeLeadDocket
 from tests.fakes.pipedrive import FakePipedrive
+from tests.fakes.shopify import FakeShopify
 from tests.pipeline.conftest import ListConnector, cli_env, messy_records, write_csv
 
 MEGA_TOKEN = "mega_" + "5ec7e7a1" * 8
@@ -37,7 +42,10 @@ PIPEDRIVE = "pd-LEAKCHECK-7f3a9c1e2b4d"
 HUBSPOT = "pat-na1-LEAKCHECK-91c2d3e4f5"
 FUB = "fub-LEAKCHECK-a8b7c6d5e4"
 FUB_SYSTEM = "fubsys-LEAKCHECK-0a9b8c7d"
-GOOD = (MEGA_TOKEN, PIPEDRIVE, HUBSPOT, FUB, FUB_SYSTEM)
+GHL = "pit-LEAKCHECK-3e4f5a6b7c8d"
+SHOPIFY = "shpat_LEAKCHECK_9d8c7b6a5f"
+LEAD_DOCKET = "ld-LEAKCHECK-1a2b3c4d5e6f"
+GOOD = (MEGA_TOKEN, PIPEDRIVE, HUBSPOT, FUB, FUB_SYSTEM, GHL, SHOPIFY, LEAD_DOCKET)
 #: wrong tokens (refused by the server) must not be printed either: they are often real ones
 SECRETS = (*GOOD, WRONG_MEGA, *(s[::-1] for s in GOOD))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -104,8 +112,10 @@ def _env(box: Sandbox, **extra: str) -> dict[str, str]:
     env = cli_env(LEADBRIDGE_TIME_SCALE=str(FAST), MEGA_BASE_URL=box.base_url,
                   MEGA_TOKEN=MEGA_TOKEN, MEGA_CUSTOMER_ID=CUSTOMER, TERM="xterm",
                   COLUMNS="120", **extra)
-    for name in ("PIPEDRIVE_TOKEN", "HUBSPOT_TOKEN", "FUB_API_KEY", "FUB_SYSTEM_KEY"):
-        env.pop(name, None)
+    for name in list(env):
+        if name.split("_")[0] in ("PIPEDRIVE", "HUBSPOT", "FUB", "GHL", "SHOPIFY", "LEAD",
+                                  "ZOHO", "SALESFORCE"):
+            env.pop(name)
     env.update({k: v for k, v in extra.items()})
     return env
 
@@ -145,37 +155,116 @@ def test_cli_outputs_and_workspace_never_hold_a_token(mega: Sandbox, tmp_path: P
     assert ws.stat().st_size > 0 and sum(mega.faults.counts.values()) > 0  # retries happened
 
 
-def test_connector_tokens_never_leak(mega: Sandbox, tmp_path: Path) -> None:
+def _pipedrive() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakePipedrive(tokens={PIPEDRIVE})
+    fake.add(T0, name="A", emails=[{"value": "a@example.com", "primary": True}])
+    return fake, {"PIPEDRIVE_TOKEN": PIPEDRIVE}, []
+
+
+def _hubspot() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakeHubSpot(tokens={HUBSPOT})
+    fake.add("101", 1_700_000_000_000, email="b@example.com", firstname="B")
+    return fake, {"HUBSPOT_TOKEN": HUBSPOT}, []
+
+
+def _followupboss() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakeFUB(api_keys={FUB})
+    fake.add(T0, name="C", stage="New", emails=[{"value": "c@example.com", "isPrimary": True}])
+    return fake, {"FUB_API_KEY": FUB, "FUB_SYSTEM_KEY": FUB_SYSTEM}, []
+
+
+def _ghl() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakeGHL(tokens={GHL})
+    fake.add(T0, firstName="D", email="d@example.com")
+    return fake, {"GHL_TOKEN": GHL, "GHL_LOCATION_ID": fake.location_id}, []
+
+
+def _shopify() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakeShopify(tokens={SHOPIFY})
+    fake.add(T0, firstName="E", defaultEmailAddress={"emailAddress": "e@example.com"})
+    return fake, {"SHOPIFY_TOKEN": SHOPIFY}, []
+
+
+def _lead_docket() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakeLeadDocket(api_keys={LEAD_DOCKET})
+    fake.add(T0, FirstName="F", Email="f@example.com", StatusName="New")
+    return fake, {"LEAD_DOCKET_API_KEY": LEAD_DOCKET}, ["--option", "requests_per_second=0"]
+
+
+SOURCES = {"pipedrive": _pipedrive, "hubspot": _hubspot, "followupboss": _followupboss,
+           "ghl": _ghl, "shopify": _shopify, "lead_docket": _lead_docket}
+
+
+def _cli_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """The CLI's own entry point in this process (the same code as the console script, without
+    a second interpreter's start-up): exit code and everything printed."""
+    from leadbridge.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_connector_tokens_never_leak(name: str, mega: Sandbox, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch,
+                                     caplog: pytest.LogCaptureFixture,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from leadbridge.connectors import _http
+
+    monkeypatch.setattr(_http, "BACKOFF_SCALE", 0.01)  # as the connectors' own tests do
     work = tmp_path / "work"
     outputs: dict[str, str] = {}
-    with FakePipedrive(tokens={PIPEDRIVE}) as pd, FakeHubSpot(tokens={HUBSPOT}) as hs, \
-            FakeFUB(api_keys={FUB}) as fub:
-        pd.add(T0, name="A", emails=[{"value": "a@example.com", "primary": True}])
-        hs.add("101", 1_700_000_000_000, email="b@example.com", firstname="B")
-        fub.add(T0, name="C", stage="New", emails=[{"value": "c@example.com", "isPrimary": True}])
-        runs = {
-            "pipedrive": (pd, {"PIPEDRIVE_TOKEN": PIPEDRIVE}),
-            "hubspot": (hs, {"HUBSPOT_TOKEN": HUBSPOT}),
-            "followupboss": (fub, {"FUB_API_KEY": FUB, "FUB_SYSTEM_KEY": FUB_SYSTEM}),
-        }
-        for name, (fake, secret_env) in runs.items():
-            env = _env(mega, **secret_env)
-            args = ["sync", name, "--option", f"base_url={fake.base_url}", "--workspace",
-                    str(work / f"{name}.duckdb")]
-            if name == "pipedrive":  # progress bars on (one source is enough: same code)
-                code, text = _cli_tty(args, env)
-                assert code in (0, 1), text[-2000:]
-                outputs[f"{name} tty"] = text
-            r = _cli([*args, "--json"], env)
-            assert r.returncode in (0, 1), r.stderr
-            outputs[f"{name} json"] = r.stdout + r.stderr
-            # the source refuses the token: its error must not quote it
-            bad_env = {**env, **{k: v[::-1] for k, v in secret_env.items()}}
-            bad = _cli([*args[:-1], str(work / f"{name}-bad.duckdb")], bad_env)
-            assert bad.returncode != 0
-            outputs[f"{name} refused"] = bad.stdout + bad.stderr
+    fake, secret_env, extra = SOURCES[name]()
+    quiet = logging.NullHandler()  # so the CLI keeps our DEBUG level instead of setting INFO
+    logging.getLogger("leadbridge").addHandler(quiet)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="leadbridge")
+    try:
+        with fake:
+            for key, value in _env(mega, **secret_env).items():
+                monkeypatch.setenv(key, value)
+            args = ["sync", name, "--option", f"base_url={fake.base_url}", *extra,
+                    "--workspace", str(work / f"{name}.duckdb")]
+            code, text = _cli_in_process([*args, "--json"], capsys)
+            assert code in (0, 1), text[-2000:]
+            assert json.loads(text[text.index("{"):])["records"] >= 1
+            outputs["json"] = text
+            # the source refuses the token: its error must not quote it (reversed: a secret too)
+            for key, value in secret_env.items():
+                if value in GOOD:
+                    monkeypatch.setenv(key, value[::-1])
+            code, text = _cli_in_process([*args[:-1], str(work / f"{name}-bad.duckdb")], capsys)
+            assert code != 0
+            outputs["refused"] = text
+    finally:
+        logging.getLogger("leadbridge").removeHandler(quiet)
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)
+    outputs["logs"] = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
     assert {k: leaked(v) for k, v in outputs.items() if leaked(v)} == {}
     assert _folder_leaks(work) == {}
+
+
+def test_connector_progress_output_on_a_terminal(mega: Sandbox, tmp_path: Path) -> None:
+    """A connector sync as a real process on a pseudo-terminal (progress bars, rich summary,
+    every logger at DEBUG), then a refused token, searched for every secret."""
+    fake, secret_env, extra = _pipedrive()
+    with fake:
+        env = _env(mega, **secret_env)
+        args = ["sync", "pipedrive", "--option", f"base_url={fake.base_url}", "--workspace",
+                str(tmp_path / "work" / "pd.duckdb")]
+        code, text = _cli_tty(args, env)
+        assert code in (0, 1), text[-2000:]
+        assert "records" in text and "DEBUG" in text
+        bad = _cli([*args[:-1], str(tmp_path / "work" / "bad.duckdb")],
+                   {**env, "PIPEDRIVE_TOKEN": PIPEDRIVE[::-1]})
+        assert bad.returncode != 0
+    assert leaked(text) == [] and leaked(bad.stdout + bad.stderr) == []
+    assert _folder_leaks(tmp_path / "work") == {}
 
 
 def test_python_api_logs_progress_and_errors_never_hold_a_token(

@@ -44,16 +44,17 @@ def _existing_workspace(path: Path) -> Path:
 
 
 def _connector_from_args(name: Optional[str], path: Optional[str], option: list[str] | None,
-                         id_column: Optional[str], job: Optional[Path]) -> Any:
+                         id_column: Optional[str], job: Optional[Path],
+                         encoding: Optional[str] = None) -> Any:
     if job is not None:
-        if name or path or option or id_column:
+        if name or path or option or id_column or encoding:
             raise ConfigError("--job names the source itself; drop the connector arguments or "
                               "the --job option")
         return None
     if not name:
         raise ConfigError("name a connector and its input (e.g. `leadbridge sync csv leads.csv`)"
                           " or give --job job.toml; `leadbridge connectors` lists connectors")
-    return build_connector(name, path, option, id_column=id_column)
+    return build_connector(name, path, option, id_column=id_column, encoding=encoding)
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -154,6 +155,8 @@ def register(app: typer.Typer) -> None:
                                                    help="Connector option key=value."),
         id_column: Optional[str] = typer.Option(None, "--id-column",
                                                 help="Column holding each record's id."),
+        encoding: Optional[str] = typer.Option(None, "--encoding",
+                                               help="Text encoding of the file (else detected)."),
         workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
         on_duplicate: str = typer.Option("update", "--on-duplicate", help="update or skip."),
         dry_run: bool = typer.Option(False, "--dry-run",
@@ -178,7 +181,7 @@ def register(app: typer.Typer) -> None:
         spec = load_job(job) if job is not None else None
         if not (sandbox or (spec and spec.sandbox) or os.environ.get("MEGA_TOKEN")):
             raise ConfigError(NO_TOKEN)
-        connector = _connector_from_args(name, path, option, id_column, job)
+        connector = _connector_from_args(name, path, option, id_column, job, encoding)
         try:
             result = sync(connector, job=spec, workspace=workspace, on_duplicate=on_duplicate,
                           mode=mode, dry_run=dry_run, retry_failed=retry_failed,
@@ -206,6 +209,7 @@ def register(app: typer.Typer) -> None:
         path: Optional[str] = typer.Argument(None, help="The connector's input (file path)."),
         option: Optional[list[str]] = typer.Option(None, "--option", "-o"),
         id_column: Optional[str] = typer.Option(None, "--id-column"),
+        encoding: Optional[str] = typer.Option(None, "--encoding"),
         workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
         on_duplicate: str = typer.Option("update", "--on-duplicate"),
         mode: str = typer.Option("bulk", "--mode"),
@@ -215,7 +219,7 @@ def register(app: typer.Typer) -> None:
         """Offline: what a sync would send and what MEGA should answer. Sends nothing."""
         from ..pipeline import plan
 
-        connector = _connector_from_args(name, path, option, id_column, job)
+        connector = _connector_from_args(name, path, option, id_column, job, encoding)
         result = plan(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
                       mode=mode, progress=None if not json_out else False)
         if json_out:

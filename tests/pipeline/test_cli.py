@@ -7,22 +7,10 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 
-from leadbridge.plugins import load_registry
 from leadbridge.sandbox import Sandbox, SandboxConfig
 
 from .conftest import cli_env, customer, messy_records, run_cli, write_csv
-
-
-def _has_csv() -> bool:
-    try:
-        return "csv" in load_registry().connectors
-    except Exception:  # noqa: BLE001
-        return False
-
-
-needs_csv = pytest.mark.skipif(not _has_csv(), reason="the csv connector is not registered")
 
 
 def test_no_token_refuses_with_exit_2_naming_the_variables(tmp_path: Path) -> None:
@@ -46,7 +34,6 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "secret" in proc.stderr and "mega_abc" not in proc.stderr
 
 
-@needs_csv
 def test_sync_exit_codes_runs_and_report(tmp_path: Path) -> None:
     clean_records = messy_records(20, seed=3)[:-1]
     clean = write_csv(tmp_path / "clean.csv", clean_records)
@@ -79,7 +66,6 @@ def test_sync_exit_codes_runs_and_report(tmp_path: Path) -> None:
     assert leads > 0
 
 
-@needs_csv
 def test_stopped_run_exits_3_and_resumes(tmp_path: Path) -> None:
     records = messy_records(10, seed=6)[:-1]
     data = write_csv(tmp_path / "l.csv", records)
@@ -100,7 +86,6 @@ def test_stopped_run_exits_3_and_resumes(tmp_path: Path) -> None:
         assert json.loads(proc.stdout)["record_status"]["created"] == len(records)
 
 
-@needs_csv
 def test_plan_is_offline_and_prints_the_counts(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "l.csv", messy_records(30, seed=7))
     proc = run_cli("plan", "csv", str(data), "--workspace", str(tmp_path / "ws.duckdb"),
@@ -112,7 +97,6 @@ def test_plan_is_offline_and_prints_the_counts(tmp_path: Path) -> None:
         assert word in proc.stdout, word
 
 
-@needs_csv
 def test_sandbox_flag_persists_state_so_a_rerun_sends_nothing(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "l.csv", messy_records(15, seed=8))
     ws = str(tmp_path / "ws.duckdb")
@@ -125,7 +109,6 @@ def test_sandbox_flag_persists_state_so_a_rerun_sends_nothing(tmp_path: Path) ->
     assert (tmp_path / "ws.sandbox.duckdb").exists()
 
 
-@needs_csv
 def test_demo_runs_without_a_token(tmp_path: Path) -> None:
     proc = run_cli("demo", "--json", env=cli_env(), cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -134,3 +117,20 @@ def test_demo_runs_without_a_token(tmp_path: Path) -> None:
     assert summary["row_status"]["failed"] >= 1 and "Stage not found" in " ".join(summary["errors"])
     assert summary["record_status"]["created"] > 100
     assert (tmp_path / ".leadbridge" / "demo" / "workspace.duckdb").exists()
+
+
+def test_encoding_flag_reaches_the_file_connector_in_sync_and_plan(tmp_path: Path) -> None:
+    src = tmp_path / "latin.csv"
+    src.write_bytes("id,Full Name,E-mail\n1,Zo\u00eb M\u00fcller,zoe@example.com\n"
+                    "2,Ren\u00e9e,renee@example.com\n".encode("cp1252"))
+    ws = str(tmp_path / "ws.duckdb")
+    wrong = run_cli("plan", "csv", str(src), "--encoding", "utf-8", "--workspace", ws, "--json")
+    assert wrong.returncode == 0, wrong.stderr
+    assert json.loads(wrong.stdout)["rejected"] == 2  # undecodable lines, each located
+    proc = run_cli("sync", "csv", str(src), "--encoding", "cp1252", "--sandbox",
+                   "--workspace", ws, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["record_status"]["created"] == 2
+    bad = run_cli("sync", "csv", str(src), "--encoding", "klingon", "--sandbox",
+                  "--workspace", ws)
+    assert bad.returncode == 2 and "klingon" in bad.stderr and "Traceback" not in bad.stderr

@@ -16,7 +16,6 @@ from leadbridge.sandbox import Sandbox, SandboxConfig
 
 from .conftest import _MAIN, assert_no_duplicate_leads, cli_env, customer, messy_records, \
     phone_keys, run_cli, write_csv
-from .test_cli import needs_csv
 
 SCALE = "0.05"  # a bulk "minute" is 3 s: with 10 requests per window, 0.3 s between chunks
 
@@ -41,7 +40,6 @@ def _kill_when(proc: subprocess.Popen[str], box: Sandbox, at_least: int,
     return len(box.leads(customer(box)))
 
 
-@needs_csv
 def test_sigkill_mid_run_then_resume_creates_each_lead_once(tmp_path: Path) -> None:
     records = messy_records(2000, seed=12)[:-1]  # every record has a contact
     data = write_csv(tmp_path / "leads.csv", records)

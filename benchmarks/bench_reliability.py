@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         "stopped_and_resumed": sum(t.stopped_runs for t in tallies),
         "http_attempts": sum(t.attempts for t in tallies),
         "records": sum(t.records for t in tallies),
-        "faults_survived": sum(faults.values()),
+        "faults_survived": sum(t.total_faults for t in tallies),
+        "client_errors_seen": sum(v for k, v in faults.items() if k.startswith("client_")),
         "faults": dict(sorted(faults.items())),
         "duplicates": 0,
         "records_lost": 0,
@@ -77,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(totals, indent=1) if args.json else
           f"{totals['scenarios_run']} scenarios, {totals['sync_runs']} sync runs "
           f"({totals['stopped_and_resumed']} stopped and resumed), {totals['http_attempts']} "
-          f"HTTP attempts, {totals['faults_survived']} faults survived "
-          f"({', '.join(f'{k} {v}' for k, v in totals['faults'].items())}); every invariant "
+          f"HTTP attempts, {totals['faults_survived']} faults injected and survived "
+          f"({', '.join(f'{k} {v}' for k, v in totals['faults'].items() if k[:7] != 'client_' and v)}"
+          f"; the client saw {totals['client_errors_seen']} timeouts, refused or dropped "
+          "connections); every invariant "
           f"held: 0 duplicates, 0 records lost; {totals['seconds']} s")
     return 0
 

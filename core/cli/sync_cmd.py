@@ -170,6 +170,9 @@ def register(app: typer.Typer) -> None:
                                           help="Re-send unchanged rows MEGA failed before."),
         pull_first: bool = typer.Option(False, "--pull",
                                         help="Refresh the MEGA snapshot before planning."),
+        send_anyway: bool = typer.Option(False, "--send-anyway",
+                                         help="Send even when the job's [mapping] would send "
+                                         "values MEGA does not know."),
     ) -> None:
         """Sync a source into MEGA: stage, de-duplicate, plan, send, and account for every record."""
         import os
@@ -186,7 +189,7 @@ def register(app: typer.Typer) -> None:
             result = sync(connector, job=spec, workspace=workspace, on_duplicate=on_duplicate,
                           mode=mode, dry_run=dry_run, retry_failed=retry_failed,
                           sandbox=sandbox, pull_first="always" if pull_first else "auto",
-                          progress=None if not json_out else False)
+                          progress=None if not json_out else False, send_anyway=send_anyway)
         except KeyboardInterrupt:
             typer.echo("Interrupted: nothing is lost; run the same command again to resume.",
                        err=True)
@@ -215,13 +218,17 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("bulk", "--mode"),
         job: Optional[Path] = typer.Option(None, "--job"),
         json_out: bool = typer.Option(False, "--json"),
+        send_anyway: bool = typer.Option(False, "--send-anyway",
+                                         help="Plan even when the job's [mapping] would send "
+                                         "values MEGA does not know."),
     ) -> None:
         """Offline: what a sync would send and what MEGA should answer. Sends nothing."""
         from ..pipeline import plan
 
         connector = _connector_from_args(name, path, option, id_column, job, encoding)
         result = plan(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
-                      mode=mode, progress=None if not json_out else False)
+                      mode=mode, progress=None if not json_out else False,
+                      send_anyway=send_anyway)
         if json_out:
             typer.echo(json.dumps(result.summary, default=str))
         else:

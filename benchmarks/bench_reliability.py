@@ -7,7 +7,8 @@ report = ledger = MEGA, end state = an uninterrupted run, a re-run sends nothing
 invariant that breaks stops the soak with the assertion.
 
     python benchmarks/bench_reliability.py --seeds 1-10
-    python benchmarks/bench_reliability.py --seeds 1-3 --modes bulk --scenarios fail_after,restart_db
+    python benchmarks/bench_reliability.py --seeds 1-3 --modes bulk \
+        --scenarios fail_after,restart_db
 
 SIGKILL soaks of the CLI run through pytest:
 ``LEADBRIDGE_RELIABILITY_KILLS=40 pytest tests/reliability/test_crash_resume.py``.
@@ -75,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         "records_lost": 0,
         "seconds": round(time.monotonic() - started, 1),
     }
+    injected = ", ".join(f"{k} {v}" for k, v in totals["faults"].items()
+                         if not k.startswith("client_") and v)
     print(json.dumps(totals, indent=1) if args.json else
           f"{totals['scenarios_run']} scenarios, {totals['sync_runs']} sync runs "
           f"({totals['stopped_and_resumed']} stopped and resumed), {totals['http_attempts']} "
           f"HTTP attempts, {totals['faults_survived']} faults injected and survived "
-          f"({', '.join(f'{k} {v}' for k, v in totals['faults'].items() if k[:7] != 'client_' and v)}"
+          f"({injected}"
           f"; the client saw {totals['client_errors_seen']} timeouts, refused or dropped "
           "connections); every invariant "
           f"held: 0 duplicates, 0 records lost; {totals['seconds']} s")

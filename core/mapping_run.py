@@ -112,7 +112,7 @@ class MappingRun:
             raise ConfigError(
                 "nothing was sent: the run would send values MEGA does not know:\n"
                 f"{lines}\nfix [mapping] in the job file (or list the missing values under "
-                "[target]), or set [policies] send_anyway = true to send regardless")
+                "[target]), or send regardless with --send-anyway ([policies] send_anyway = true)")
         return self.validation
 
     def summary(self) -> dict[str, Any] | None:

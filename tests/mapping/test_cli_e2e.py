@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -99,6 +100,12 @@ def test_map_then_sync_into_a_sandbox(tmp_path: Path, sandbox: Sandbox) -> None:
             stopped.stderr
         assert "'appointment': 1 row(s), e.g. csv:" in stopped.stderr
     assert len(sandbox.leads(customer(sandbox))) == before
+    planned = run_cli("plan", "--job", "job.toml", "--send-anyway", "--json", env=env,
+                      cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    problems = json.loads(planned.stdout)["mapping"]["validation"]["problems"]
+    assert [(p["kind"], p["value"], p["rows"]) for p in problems] == [
+        ("stage_slug", "appointment", 1)]
 
     job.write_text(_set(text, "new", "appointment").replace(
         "send_anyway = false", "send_anyway = true"), encoding="utf-8")

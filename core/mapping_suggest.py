@@ -134,7 +134,8 @@ def _match(value: str, count: int, choices: list[str] | None, *, target: Any = N
                      f"fuzzy match {best[0]!r}, score {best[1]:.0f}: review")
     hint = (f"closest {best[0]!r} (score {best[1]:.0f}); "
             if best and best[1] >= HINT_SCORE else "")
-    return Entry(value, TODO, "todo", count, f"{hint}no {what} matches: decide, or \"-\"")
+    noun = {"stages": "MEGA stage", "custom-fields": "MEGA custom field"}.get(what, what)
+    return Entry(value, TODO, "todo", count, f"{hint}no {noun} matches: decide, or \"-\"")
 
 
 def propose(p: Profile, mega: MegaSide, *, source_platform: str | None = None) -> Proposal:

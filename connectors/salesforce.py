@@ -202,8 +202,9 @@ class SalesforceConnector(Connector):
 
     # -- reading -------------------------------------------------------------------------
     def records(self, state: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        # Bulk result pages of 50,000 rows and long SOQL queries need more than a minute
         with HttpClient(self._login_url, name="Salesforce", auth=self._headers, refresh=self._login,
-                        on_response=self._check) as http:
+                        on_response=self._check, timeout=180.0) as http:
             self._http = http
             cursors = dict(state.get(CURSOR) or {})
             lookback = self.config["lookback_seconds"]

@@ -380,6 +380,7 @@ def sync(
     mapping: Any = None,
     custom_fields: Iterable[str] | None = None,
     send_anyway: bool = False,
+    probe: bool = False,
 ) -> SyncResult:
     """Run the whole job against MEGA (or a sandbox) and return its outcome.
 
@@ -405,7 +406,8 @@ def sync(
         engine_options = engine_options or spec.engine
         mapping, send_anyway = mapping or spec.mapping, send_anyway or spec.send_anyway
         custom_fields = custom_fields or spec.custom_fields
-    mapped = mapping_run.prepare(mapping, send_anyway=send_anyway)
+        probe = probe or spec.probe
+    mapped = mapping_run.prepare(mapping, send_anyway=send_anyway, probe=probe)
     if on_duplicate not in ("update", "skip"):
         raise ConfigError(f"--on-duplicate must be update or skip, not {on_duplicate!r}")
     if mode not in ("bulk", "live"):
@@ -459,7 +461,7 @@ def sync(
                                   on_duplicate=on_duplicate, known=known,
                                   retry_failed=retry_failed)
                 mapped.check(con, cust, mapping_run.sent_rows(plans), mapping_run.known_of(
-                    known.stages, known.owners, custom_fields, sandbox))
+                    known.stages, known.owners, custom_fields, sandbox), client=mega)
             except BaseException:  # nothing was sent: the run is abandoned, never half-done
                 with ledger.transaction(con):
                     runs.set_status(con, run.run_id, runs.ABANDONED)

@@ -34,6 +34,8 @@ class MappingRun:
 
     mapping: Mapping | None
     send_anyway: bool = False
+    #: ask MEGA (one dry_run bulk request) about the kinds no list describes
+    probe: bool = False
     report: MappingReport = field(default_factory=MappingReport)
     validation: Validation | None = None
 
@@ -98,12 +100,16 @@ class MappingRun:
 
     # -- after planning ----------------------------------------------------------------------
     def check(self, con: Any, customer_id: str, rows: Iterable[AbcMapping[str, Any]],
-              known: MegaKnown) -> Validation | None:
+              known: MegaKnown, client: Any = None) -> Validation | None:
         """Validate what would be sent; stop (ConfigError, exit 2) on a problem unless
         ``send_anyway``. Without a mapping nothing is checked here (the planner still
-        predicts the rows MEGA would fail)."""
+        predicts the rows MEGA would fail). With ``probe`` and a client, the stage slugs,
+        owner ids and custom-field slugs of kinds no list describes are asked of MEGA."""
         if self.mapping is None:
             return None
+        rows = list(rows)
+        if self.probe and client is not None:
+            known = _probed(client, rows, known)
         known = known.extended(known_from_snapshot(con, customer_id))
         self.validation = validate(rows, known)
         _name_examples(con, self.validation)
@@ -126,6 +132,27 @@ class MappingRun:
         return out
 
 
+def _probed(client: Any, rows: list[AbcMapping[str, Any]], known: MegaKnown) -> MegaKnown:
+    """``known`` completed by a dry_run probe of every distinct value the rows carry, for
+    each kind nothing else describes (every candidate is asked, so the answer is complete
+    for this run)."""
+    from .mapping_validate import probe
+
+    def distinct(kind: str) -> set[str]:
+        return {str(r[kind]) for r in rows if r.get(kind)}
+
+    stages = distinct("stage_slug") if known.stages is None else set()
+    owners = distinct("owner_id") if known.owners is None else set()
+    slugs = ({str(k) for r in rows for k in (r.get("custom_fields") or {})}
+             if known.custom_fields is None else set())
+    answer = probe(client, stages=stages, owners=owners, custom_fields=slugs).known
+    return MegaKnown(
+        known.stages if known.stages is not None else answer.stages,
+        known.owners if known.owners is not None else answer.owners,
+        known.custom_fields if known.custom_fields is not None else answer.custom_fields,
+        {**answer.origin, **known.origin})
+
+
 def _name_examples(con: Any, validation: Validation) -> None:
     """Show examples as the source record a user can find (``source:source_id``)."""
     refs = sorted({e for p in validation.problems for e in p.examples})
@@ -142,11 +169,11 @@ def _name_examples(con: Any, validation: Validation) -> None:
 
 
 def prepare(mapping: Mapping | AbcMapping[str, Any] | None, *,
-            send_anyway: bool = False) -> MappingRun:
+            send_anyway: bool = False, probe: bool = False) -> MappingRun:
     """A MappingRun from a parsed Mapping or a raw ``[mapping]`` dict (validated here)."""
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.from_dict(mapping)
-    return MappingRun(mapping, send_anyway)
+    return MappingRun(mapping, send_anyway, probe)
 
 
 def known_of(stages: Collection[str] | None, owners: Collection[str] | None,

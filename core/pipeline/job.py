@@ -31,7 +31,8 @@ Example::
 
 With a ``[mapping]`` table, every stage, owner, enum value and custom-field slug the run
 would send is checked against ``[target]`` (and the sandbox) before any request, and the run
-stops on a problem unless ``[policies] send_anyway = true``.
+stops on a problem unless ``[policies] send_anyway = true``; ``[policies] probe = true``
+lets sync ask MEGA (one dry_run request) about the kinds ``[target]`` does not list.
 
 Secrets never go in a job file: ``MEGA_TOKEN`` and connector tokens come from the
 environment. A job file holding a key that looks like one is refused.
@@ -77,6 +78,8 @@ class Job:
     mapping: Mapping | None = None
     #: ``[policies] send_anyway``: send even when validation finds unknown values
     send_anyway: bool = False
+    #: ``[policies] probe``: sync asks MEGA (one dry_run request) about unlisted values
+    probe: bool = False
 
 
 def _check_no_secrets(table: dict[str, Any], where: str) -> None:
@@ -150,6 +153,7 @@ def load(path: str | Path) -> Job:
         custom_fields=strings("custom_fields"),
         mapping=_mapping(data, file),
         send_anyway=bool(policies.get("send_anyway", False)),
+        probe=bool(policies.get("probe", False)),
     )
 
 

@@ -78,3 +78,28 @@ def test_a_changed_mapping_reads_the_source_again(tmp_path: Path, sandbox: Sandb
     changed = plan(CursorList(RECORDS), workspace=ws, mapping=second)
     assert changed.summary["mapping"]["records"] == 4 and changed.summary["mapping"]["reread"]
     assert _stages(changed) == ["contacted", "contacted", "won", "won"]
+
+
+def test_probe_asks_mega_about_what_no_list_describes(tmp_path: Path, sandbox: Sandbox) -> None:
+    from leadbridge.mega import MegaClient
+
+    records = [{**r, "custom_fields": {"Budget ($)": "5", "Shoe": "9"}} for r in RECORDS]
+    mapping = {"stages": {"Hot-Lead": "qualified", "Signed": "signed-up"},
+               "owners": {"ana@agency.com": OWNER_ANA},
+               "fields": {"Budget ($)": "custom:budget", "Shoe": "custom:shoe_size"}}
+    cust = customer(sandbox)
+    with MegaClient(sandbox.base_url, sandbox.config.tokens[0].token, cust,
+                    time_scale=sandbox.config.time_scale, env={}) as client:
+        with pytest.raises(ConfigError) as err:  # no lists: only the probe knows
+            sync(CursorList(records), workspace=tmp_path / "ws.duckdb", client=client,
+                 mapping=mapping, probe=True)
+        assert sandbox.leads(cust) == []
+        text = str(err.value)
+        assert "'signed-up': 2 row(s)" in text and "'shoe_size': 4 row(s)" in text
+        assert "qualified'" not in text and "'budget'" not in text and OWNER_ANA not in text
+        # without the probe nothing is known of this MEGA: nothing is checked, all is sent
+        done = sync(CursorList(records), workspace=tmp_path / "ws2.duckdb", client=client,
+                    mapping=mapping)
+    assert done.summary["build"]["mapping"]["validation"]["not_checked"] == [
+        "stage_slug", "owner_id", "custom_fields"]
+    assert done.summary["record_status"]["failed"] == 2  # MEGA refused 'signed-up'

@@ -264,6 +264,8 @@ def render(proposal: Proposal, *, connector: str, options: Mapping[str, Any],
         lines += [f"{k} = {_toml_value(v)}" for k, v in options.items()]
     lines += ["", "[policies]", "on_duplicate = \"update\"",
               "send_anyway = false  # true: send even when validation finds unknown values",
+              "probe = false  # true: sync asks MEGA (one dry_run) about values [target] "
+              "does not list",
               "", "[target]"]
     lists = (("stages", mega.stages), ("owners", [o.id for o in mega.owners or []]
                                             if mega.owners is not None else None),

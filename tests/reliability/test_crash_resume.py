@@ -216,7 +216,7 @@ def test_sigkill_at_random_moments_then_resume(source: Path, uninterrupted: Any,
             finished = False
             while survived < kills:
                 proc = _start(args, env)
-                time.sleep(rng.uniform(0.3, 4.0))
+                time.sleep(rng.uniform(1.0, 5.0))
                 if not _kill(proc):  # it finished before the kill: the work is done
                     finished = True
                     break

@@ -232,3 +232,50 @@ def test_sigkill_at_random_moments_then_resume(source: Path, uninterrupted: Any,
                 assert summary["record_status"]["pending"] == 0
             _compare(box, ws, env, uninterrupted)
         assert episode < kills + 20, "runs keep finishing before any kill"
+
+
+def test_second_sync_on_a_busy_workspace_is_refused_clearly(source: Path, tmp_path: Path) -> None:
+    """Two processes on one workspace: the second stops with exit 2 and says why (DuckDB's
+    file lock), without touching the first one's run."""
+    ws = tmp_path / "ws.duckdb"
+    args = ["sync", "csv", str(source), "--workspace", str(ws)]
+    with _sandbox() as box:
+        env = cli_env(box, LEADBRIDGE_TIME_SCALE=str(SCALE))
+        first = _start(args, {**env, "LEADBRIDGE_TEST_PAUSE_AT": "cluster"})
+        try:
+            _wait_for_marker(first, "cluster")
+            second = subprocess.run([sys.executable, "-c", _MAIN, *args], env=env,
+                                    capture_output=True, text=True, timeout=60)
+        finally:
+            assert _kill(first)
+    assert second.returncode == 2, second.stderr
+    assert "another leadbridge process is using it" in second.stderr
+    assert "Traceback" not in second.stderr
+    check_workspace(ws)
+
+
+def test_sandbox_rehearsal_killed_mid_upload_resumes_without_duplicates(
+        source: Path, uninterrupted: Any, tmp_path: Path) -> None:
+    """`sync --sandbox`: the in-process sandbox dies with the CLI; its state file and the
+    workspace both survive the SIGKILL, and the resumed rehearsal creates each lead once."""
+    ws = tmp_path / "ws.duckdb"
+    args = ["sync", "csv", str(source), "--workspace", str(ws), "--sandbox"]
+    env = {**cli_env(), "LEADBRIDGE_TIME_SCALE": str(SCALE)}
+    for step in ("before_record", "after_ledger"):
+        proc = _start(args, {**env, "LEADBRIDGE_TEST_PAUSE_AT": step})
+        _wait_for_marker(proc, step)
+        assert _kill(proc)
+        KILLS[f"--sandbox {step}"] += 1
+        check_workspace(ws)
+    summary = _finish(args, env)
+    assert summary["record_status"]["pending"] == 0
+    outcomes = _report(ws, env)
+    con = duckdb.connect(str(tmp_path / "ws.sandbox.duckdb"), read_only=True)
+    try:
+        leads = [json.loads(d) for (d,) in con.execute("SELECT data FROM sandbox_leads")
+                 .fetchall()]
+    finally:
+        con.close()
+    check_no_duplicates(leads)
+    assert {o["source_id"]: o["status"] for o in outcomes} == uninterrupted.statuses
+    assert {o["lead_id"] for o in outcomes if o["lead_id"]} == {lead["id"] for lead in leads}

@@ -24,9 +24,7 @@ class TestSalesforceConformance(ConnectorConformance):
                 fake.add("Lead", "00Q99999", ts(21), LastName="New", Email="new@example.com")
                 return ["00Q00000", "00Q99999"]
 
-            # The default 300 s lookback re-reads (by design) the row at the cursor; 0 asks
-            # for the exact (SystemModstamp, Id) keyset the suite expects.
-            opts = {"lookback_seconds": 0, "login_url": fake.base_url, "client_id": fake.client_id,
+            opts = {"login_url": fake.base_url, "client_id": fake.client_id,
                     "custom_fields": "Budget__c"}
             yield ConformanceSource(
                 options={"client_secret": fake.client_secret, **opts}, change=change,

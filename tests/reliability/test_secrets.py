@@ -32,7 +32,9 @@ from tests.fakes.ghl import FakeGHL
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.lead_docket import FakeLeadDocket
 from tests.fakes.pipedrive import FakePipedrive
+from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.shopify import FakeShopify
+from tests.fakes.zoho import FakeZoho
 from tests.pipeline.conftest import ListConnector, cli_env, messy_records, write_csv
 
 MEGA_TOKEN = "mega_" + "5ec7e7a1" * 8
@@ -45,7 +47,11 @@ FUB_SYSTEM = "fubsys-LEAKCHECK-0a9b8c7d"
 GHL = "pit-LEAKCHECK-3e4f5a6b7c8d"
 SHOPIFY = "shpat_LEAKCHECK_9d8c7b6a5f"
 LEAD_DOCKET = "ld-LEAKCHECK-1a2b3c4d5e6f"
-GOOD = (MEGA_TOKEN, PIPEDRIVE, HUBSPOT, FUB, FUB_SYSTEM, GHL, SHOPIFY, LEAD_DOCKET)
+ZOHO_SECRET = "zohosecret-LEAKCHECK-4c5d6e"
+ZOHO_REFRESH = "1000.LEAKCHECK-refresh-7e8f9a"
+SALESFORCE_SECRET = "sfsecret-LEAKCHECK-2b3c4d5e"
+GOOD = (MEGA_TOKEN, PIPEDRIVE, HUBSPOT, FUB, FUB_SYSTEM, GHL, SHOPIFY, LEAD_DOCKET, ZOHO_SECRET,
+        ZOHO_REFRESH, SALESFORCE_SECRET)
 #: wrong tokens (refused by the server) must not be printed either: they are often real ones
 SECRETS = (*GOOD, WRONG_MEGA, *(s[::-1] for s in GOOD))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -156,43 +162,59 @@ def test_cli_outputs_and_workspace_never_hold_a_token(mega: Sandbox, tmp_path: P
 
 
 def _pipedrive() -> tuple[Any, dict[str, str], list[str]]:
-    fake = FakePipedrive(tokens={PIPEDRIVE})
+    fake = FakePipedrive(tokens={PIPEDRIVE}).start()
     fake.add(T0, name="A", emails=[{"value": "a@example.com", "primary": True}])
     return fake, {"PIPEDRIVE_TOKEN": PIPEDRIVE}, []
 
 
 def _hubspot() -> tuple[Any, dict[str, str], list[str]]:
-    fake = FakeHubSpot(tokens={HUBSPOT})
+    fake = FakeHubSpot(tokens={HUBSPOT}).start()
     fake.add("101", 1_700_000_000_000, email="b@example.com", firstname="B")
     return fake, {"HUBSPOT_TOKEN": HUBSPOT}, []
 
 
 def _followupboss() -> tuple[Any, dict[str, str], list[str]]:
-    fake = FakeFUB(api_keys={FUB})
+    fake = FakeFUB(api_keys={FUB}).start()
     fake.add(T0, name="C", stage="New", emails=[{"value": "c@example.com", "isPrimary": True}])
     return fake, {"FUB_API_KEY": FUB, "FUB_SYSTEM_KEY": FUB_SYSTEM}, []
 
 
 def _ghl() -> tuple[Any, dict[str, str], list[str]]:
-    fake = FakeGHL(tokens={GHL})
+    fake = FakeGHL(tokens={GHL}).start()
     fake.add(T0, firstName="D", email="d@example.com")
     return fake, {"GHL_TOKEN": GHL, "GHL_LOCATION_ID": fake.location_id}, []
 
 
 def _shopify() -> tuple[Any, dict[str, str], list[str]]:
-    fake = FakeShopify(tokens={SHOPIFY})
+    fake = FakeShopify(tokens={SHOPIFY}).start()
     fake.add(T0, firstName="E", defaultEmailAddress={"emailAddress": "e@example.com"})
     return fake, {"SHOPIFY_TOKEN": SHOPIFY}, []
 
 
 def _lead_docket() -> tuple[Any, dict[str, str], list[str]]:
-    fake = FakeLeadDocket(api_keys={LEAD_DOCKET})
+    fake = FakeLeadDocket(api_keys={LEAD_DOCKET}).start()
     fake.add(T0, FirstName="F", Email="f@example.com", StatusName="New")
     return fake, {"LEAD_DOCKET_API_KEY": LEAD_DOCKET}, ["--option", "requests_per_second=0"]
 
 
+def _zoho() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakeZoho(client_secret=ZOHO_SECRET, refresh_token=ZOHO_REFRESH).start()
+    fake.add("Leads", T0, Last_Name="G", Email="g@example.com")
+    return fake, {"ZOHO_REFRESH_TOKEN": ZOHO_REFRESH, "ZOHO_CLIENT_ID": fake.client_id,
+                  "ZOHO_CLIENT_SECRET": ZOHO_SECRET, "ZOHO_ACCOUNTS_URL": fake.base_url}, []
+
+
+def _salesforce() -> tuple[Any, dict[str, str], list[str]]:
+    fake = FakeSalesforce(client_secret=SALESFORCE_SECRET).start()
+    fake.add("Lead", "00QA", "2026-02-01T10:00:01.000+0000", Email="h@example.com", Name="H")
+    return fake, {"SALESFORCE_CLIENT_ID": fake.client_id,
+                  "SALESFORCE_CLIENT_SECRET": SALESFORCE_SECRET,
+                  "SALESFORCE_LOGIN_URL": fake.base_url}, ["--option", "objects=Lead"]
+
+
 SOURCES = {"pipedrive": _pipedrive, "hubspot": _hubspot, "followupboss": _followupboss,
-           "ghl": _ghl, "shopify": _shopify, "lead_docket": _lead_docket}
+           "ghl": _ghl, "shopify": _shopify, "lead_docket": _lead_docket, "zoho": _zoho,
+           "salesforce": _salesforce}
 
 
 def _cli_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -225,25 +247,27 @@ def test_connector_tokens_never_leak(name: str, mega: Sandbox, tmp_path: Path,
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="leadbridge")
     try:
-        with fake:
-            for key, value in _env(mega, **secret_env).items():
-                monkeypatch.setenv(key, value)
-            args = ["sync", name, "--option", f"base_url={fake.base_url}", *extra,
-                    "--workspace", str(work / f"{name}.duckdb")]
-            code, text = _cli_in_process([*args, "--json"], capsys)
-            assert code in (0, 1), text[-2000:]
-            assert json.loads(text[text.index("{"):])["records"] >= 1
-            outputs["json"] = text
-            # the source refuses the token: its error must not quote it (reversed: a secret too)
-            for key, value in secret_env.items():
-                if value in GOOD:
-                    monkeypatch.setenv(key, value[::-1])
-            code, text = _cli_in_process([*args[:-1], str(work / f"{name}-bad.duckdb")], capsys)
-            assert code != 0
-            outputs["refused"] = text
+        for key, value in _env(mega, **secret_env).items():
+            monkeypatch.setenv(key, value)
+        args = ["sync", name, "--option", f"base_url={fake.base_url}", *extra,
+                "--workspace", str(work / f"{name}.duckdb")]
+        code, text = _cli_in_process([*args, "--json"], capsys)
+        assert code in (0, 1), text[-2000:]
+        assert json.loads(text[text.index("{"):])["records"] >= 1
+        outputs["json"] = text
+        # the source refuses the token: its error must not quote it (reversed: a secret too)
+        for key, value in secret_env.items():
+            if value in GOOD:
+                monkeypatch.setenv(key, value[::-1])
+        code, text = _cli_in_process([*args[:-1], str(work / f"{name}-bad.duckdb")], capsys)
+        assert code != 0
+        outputs["refused"] = text
     finally:
+        fake.stop()
         logging.getLogger("leadbridge").removeHandler(quiet)
     assert any(r.levelno == logging.DEBUG for r in caplog.records)
+    # httpx's own request lines (URLs with their query strings) were captured too
+    assert any(r.name.startswith("httpx") for r in caplog.records)
     outputs["logs"] = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
     assert {k: leaked(v) for k, v in outputs.items() if leaked(v)} == {}
     assert _folder_leaks(work) == {}
@@ -253,7 +277,7 @@ def test_connector_progress_output_on_a_terminal(mega: Sandbox, tmp_path: Path) 
     """A connector sync as a real process on a pseudo-terminal (progress bars, rich summary,
     every logger at DEBUG), then a refused token, searched for every secret."""
     fake, secret_env, extra = _pipedrive()
-    with fake:
+    try:
         env = _env(mega, **secret_env)
         args = ["sync", "pipedrive", "--option", f"base_url={fake.base_url}", "--workspace",
                 str(tmp_path / "work" / "pd.duckdb")]
@@ -263,6 +287,8 @@ def test_connector_progress_output_on_a_terminal(mega: Sandbox, tmp_path: Path) 
         bad = _cli([*args[:-1], str(tmp_path / "work" / "bad.duckdb")],
                    {**env, "PIPEDRIVE_TOKEN": PIPEDRIVE[::-1]})
         assert bad.returncode != 0
+    finally:
+        fake.stop()
     assert leaked(text) == [] and leaked(bad.stdout + bad.stderr) == []
     assert _folder_leaks(tmp_path / "work") == {}
 

@@ -176,23 +176,25 @@ def test_sigkill_at_every_step_then_resume_equals_uninterrupted_run(
     args = ["sync", "csv", str(source), "--workspace", str(ws)]
     with _sandbox() as box:
         base = cli_env(box, LEADBRIDGE_TIME_SCALE=str(SCALE))
-        for step in ("stage", "cluster", "after_ledger", "before_record"):
-            proc = _start(args, {**base, "LEADBRIDGE_TEST_PAUSE_AT": step})
-            _wait_for_marker(proc, step)
-            assert _kill(proc)
+        # in this order, in_request is the first time chunk 0 reaches MEGA (a fresh commit,
+        # not a replay), and before_record then meets MEGA's replay of it
+        for step in ("stage", "cluster", "after_ledger", "in_request", "before_record"):
+            if step == "in_request":  # MEGA commits the chunk; its answer never gets back
+                hold = HoldAfterCommit()
+                box.faults = hold
+                proc = _start(args, base)
+                assert hold.committed.wait(60), "the request never reached the sandbox"
+                assert len(box.leads(box.config.tokens[0].customer_id)) > 0
+                assert _kill(proc)
+                hold.release.set()
+                box.faults = Faults()
+            else:
+                proc = _start(args, {**base, "LEADBRIDGE_TEST_PAUSE_AT": step})
+                _wait_for_marker(proc, step)
+                assert _kill(proc)
             KILLS[step] += 1
             state = check_workspace(ws)
             assert state["phase"] in ("extract", "planned")
-        # MEGA committed the chunk, its answer never reaches the CLI
-        hold = HoldAfterCommit()
-        box.faults = hold
-        proc = _start(args, base)
-        assert hold.committed.wait(60), "the request never reached the sandbox"
-        assert _kill(proc)
-        hold.release.set()
-        KILLS["in_request"] += 1
-        check_workspace(ws)
-        box.faults = Faults()
         summary = _finish(args, base)
         assert summary["record_status"]["pending"] == 0
         _compare(box, ws, base, uninterrupted)

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="bulk,live")
     parser.add_argument("--people", type=int, default=700, help="people in bulk mode")
     parser.add_argument("--live-people", type=int, default=50, help="people in live mode")
+    parser.add_argument("--update", action="store_true",
+                        help="also, in bulk mode: a first load then the changed source synced "
+                             "incrementally, both under the faults")
     parser.add_argument("--json", action="store_true", help="print the totals as JSON")
     args = parser.parse_args(argv)
     import logging
@@ -57,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             for mode in args.modes.split(","):
                 for name in args.scenarios.split(","):
                     people = args.people if mode == "bulk" else args.live_people
-                    tally = rs.run_scenario(name, seed, Path(tmp), people=people, mode=mode)
-                    tallies.append(tally)
-                    print(tally.line(), flush=True)
+                    for update in (False, True) if args.update and mode == "bulk" else (False,):
+                        tally = rs.run_scenario(name, seed, Path(tmp), people=people,
+                                                mode=mode, update=update)
+                        tallies.append(tally)
+                        print(tally.line(), flush=True)
     faults: Counter[str] = Counter()
     for t in tallies:
         faults.update(t.faults)

@@ -154,7 +154,7 @@ def test_sandbox_process_killed_and_restarted_mid_sync(tmp_path: Path) -> None:
         check_accounted(records, result.outcomes)
         check_no_duplicates(leads)
         assert len(leads) == result.summary["golden_rows"] - result.summary["row_status"]["failed"]
-        check_ledger_matches(ws, CUSTOMER, leads, result.outcomes, result.run_id)
+        check_ledger_matches(ws, CUSTOMER, leads, result.outcomes)
         got = final_state(leads, result.outcomes)
         assert got.leads == expected.leads
         assert got.statuses == expected.statuses

@@ -105,9 +105,11 @@ class RunCursor:
 
     ``since`` is the inclusive lower bound to ask the API for (saved cursor minus lookback).
     ``take(id, ts)`` says whether to yield a record: not if already yielded in this run
-    (boundary rows come twice), nor if the previous run already yielded it at exactly the
-    saved cursor (the ids at the highest timestamp are saved too, so an inclusive bound does
-    not repeat them); it also tracks the highest timestamp, saved by ``save``.
+    (boundary rows come twice), nor if an earlier run already yielded this very version
+    (same id, same timestamp). The versions yielded inside the lookback window are saved
+    (``<key>_recent``), so the lookback can catch late-indexed records without re-sending the
+    unchanged ones every run; the ids at the highest timestamp are saved too (``<key>_ids``,
+    what older states hold). It also tracks the highest timestamp, saved by ``save``.
     """
 
     MAX_BOUNDARY_IDS = 10_000
@@ -118,10 +120,18 @@ class RunCursor:
         self.key = key
         saved = parse_ts(state.get(key)) if incremental else None
         self.cursor = saved
-        self.since = saved - timedelta(seconds=lookback_seconds) if saved else None
+        self.lookback = timedelta(seconds=lookback_seconds)
+        self.since = saved - self.lookback if saved else None
         self.high = saved
-        self._done_at_cursor = set(state.get(key + "_ids") or []) if saved else set()
-        self._high_ids: set[str] = set(self._done_at_cursor)
+        # id -> timestamp (ISO) of the version earlier runs yielded, inside the lookback
+        self._sent_before: dict[str, str] = {}
+        if saved:
+            self._sent_before.update(state.get(key + "_recent") or {})
+            for rid in state.get(key + "_ids") or []:
+                self._sent_before.setdefault(rid, iso(saved))
+        self._high_ids = {rid for rid, ts in self._sent_before.items() if ts == iso(saved)} \
+            if saved else set()
+        self._versions: dict[str, str] = dict(self._sent_before)
         self._seen: set[str] = set()
 
     def first(self, record_id: str) -> bool:
@@ -136,8 +146,11 @@ class RunCursor:
         if record_id in self._seen:
             return False
         self._seen.add(record_id)
-        if dt is not None and dt == self.cursor and record_id in self._done_at_cursor:
-            return False
+        if dt is not None:
+            version = iso(dt)
+            if self._sent_before.get(record_id) == version:
+                return False
+            self._versions[record_id] = version
         self.see(dt, record_id)
         return True
 
@@ -159,3 +172,12 @@ class RunCursor:
                 self.state[self.key + "_ids"] = ids
             else:
                 self.state.pop(self.key + "_ids", None)
+            if not self.lookback:
+                return  # the boundary ids are all an inclusive bound needs
+            floor = self.high - self.lookback
+            recent = {rid: ts for rid, ts in self._versions.items()
+                      if (parsed := parse_ts(ts)) is not None and parsed >= floor}
+            if len(recent) <= self.MAX_BOUNDARY_IDS:
+                self.state[self.key + "_recent"] = dict(sorted(recent.items()))
+            else:  # too many to keep: fall back to re-reading the window (staging dedupes)
+                self.state.pop(self.key + "_recent", None)

@@ -36,10 +36,9 @@ class TestMegaConformance(ConnectorConformance):
             return [str(lead["id"]) for lead in leads if lead["contact_email"] ==
                     "new@example.com"]
 
-        # Every sandbox lead is milliseconds old, all inside the default 60 s lookback, and
-        # the RunCursor connectors re-yield leads updated within the lookback before the
-        # cursor (only the ids AT the cursor are skipped); 0 asks for the exact cursor.
+        # Every sandbox lead is milliseconds old, all inside the default 60 s lookback: the
+        # unchanged-rerun check proves the cursor skips versions it already yielded there.
         opts = {"base_url": leadbridge_sandbox.base_url, "customer_id": grant.customer_id,
-                "time_scale": 0.01, "lookback_seconds": 0}
+                "time_scale": 0.01}
         return ConformanceSource(options={"token": grant.token, **opts}, change=change,
                                  refused_options={"token": "mega_" + "0" * 64, **opts})

@@ -1,16 +1,21 @@
-"""`leadbridge dedupe NAME [PATH] --out DIR`: offline dedup of any connector's records.
+"""`leadbridge dedupe NAME [PATH] --out DIR` (or `--job job.toml --out DIR`): offline dedup.
 
 Writes golden.parquet, lineage.parquet, conflicts.parquet, placeholders.parquet and
-chunks.jsonl to DIR and prints a summary. Nothing is sent anywhere.
+chunks.jsonl to DIR and prints a summary. Nothing is sent anywhere. With a job file, its
+source, ``[engine]`` options and ``[mapping]`` apply, so the files show exactly the rows the
+job's sync would build.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import typer
 
+from ..connector import Connector
+from ..errors import ConfigError
 from ._common import build_connector, friendly_errors, parse_options
 
 
@@ -19,9 +24,40 @@ def register(app: typer.Typer) -> None:
     app.command("dedupe")(dedupe_command)
 
 
+class _Mapped(Connector):
+    """A connector's records with a job's [mapping] applied on the stream, as sync does."""
+
+    def __init__(self, inner: Connector, mapped: Any) -> None:
+        super().__init__()
+        self.name = inner.name  # type: ignore[misc]  # staged under the source's own name
+        self._inner, self._mapped = inner, mapped
+
+    def records(self, state: dict[str, Any]) -> Iterator[Any]:
+        yield from self._mapped.wrap(self._inner.records(state))
+
+
+def _from_job(job: Path) -> tuple[Connector, Any]:
+    """The job's connector (mapped when it has a [mapping]) and its engine options."""
+    from ..engine import EngineOptions
+    from ..mapping_run import prepare
+    from ..pipeline import load_job
+    from ..plugins import load_registry
+
+    spec = load_job(job)
+    try:
+        options = EngineOptions(**spec.engine)
+    except TypeError as exc:
+        raise ConfigError(f"job file {str(job)!r} [engine] options: {exc}") from None
+    connector = load_registry().get(spec.connector).cls(**spec.options)
+    if spec.mapping is not None:
+        connector = _Mapped(connector, prepare(spec.mapping))
+    return connector, options
+
+
 @friendly_errors
 def dedupe_command(
-    name: str = typer.Argument(..., help="Connector name (see `leadbridge connectors`), e.g. csv."),
+    name: Optional[str] = typer.Argument(
+        None, help="Connector name (see `leadbridge connectors`), e.g. csv."),
     path: Optional[str] = typer.Argument(None, help="File or folder for file connectors."),
     out: Path = typer.Option(..., "--out", help="Folder the outputs are written to."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Column holding each record's stable id."),
@@ -32,6 +68,8 @@ def dedupe_command(
     customer_id: Optional[str] = typer.Option(
         None, "--customer-id", help="MEGA customer id for idempotency keys "
         "(default: MEGA_CUSTOMER_ID, else an offline placeholder)."),
+    job: Optional[Path] = typer.Option(
+        None, "--job", help="TOML job file: its source, [engine] and [mapping] (as sync uses)."),
     engine_option: Optional[list[str]] = typer.Option(
         None, "--engine-option", help="Engine option key=value (repeatable): household=separate, "
         "placeholder_guard=false, placeholder_threshold=N, survivorship.FIELD=RULE, "
@@ -40,8 +78,17 @@ def dedupe_command(
     """De-duplicate a source offline exactly as MEGA would merge it; write the plan files."""
     from ..engine import EngineOptions, dedupe
 
-    options = EngineOptions.from_pairs(parse_options(engine_option))  # checked before any read
-    connector = build_connector(name, path, option, id_column=id_column, encoding=encoding)
+    if job is not None:
+        if name or path or option or id_column or encoding or engine_option:
+            raise ConfigError("--job names the source and its [engine] options itself; drop "
+                              "the connector arguments and --engine-option, or the --job option")
+        connector, options = _from_job(job)
+    elif not name:
+        raise ConfigError("name a connector and its input (e.g. `leadbridge dedupe csv "
+                          "leads.csv --out DIR`) or give --job job.toml")
+    else:
+        options = EngineOptions.from_pairs(parse_options(engine_option))  # before any read
+        connector = build_connector(name, path, option, id_column=id_column, encoding=encoding)
     result = dedupe(connector, out, workspace=workspace, options=options,
                     customer_id=customer_id)
     s = result.summary()

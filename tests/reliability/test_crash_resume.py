@@ -204,7 +204,7 @@ def test_sigkill_at_every_step_then_resume_equals_uninterrupted_run(
 
 def test_sigkill_at_random_moments_then_resume(source: Path, uninterrupted: Any,
                                                tmp_path: Path) -> None:
-    kills = int(os.environ.get("LEADBRIDGE_RELIABILITY_KILLS", "3"))
+    kills = int(os.environ.get("LEADBRIDGE_RELIABILITY_KILLS", "2"))
     rng = random.Random(int(os.environ.get("LEADBRIDGE_RELIABILITY_KILL_SEED", "8")))
     survived = episode = 0
     while survived < kills:

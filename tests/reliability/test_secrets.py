@@ -144,8 +144,6 @@ def test_cli_outputs_and_workspace_never_hold_a_token(mega: Sandbox, tmp_path: P
         rep = _cli(["report", "--format", fmt, "--output", str(out), "--workspace", str(ws)], env)
         assert rep.returncode == 0 and out.stat().st_size > 0, rep.stderr
         outputs[f"report {fmt}"] = rep.stdout + rep.stderr
-    runs = _cli(["runs", "--workspace", str(ws), "--json"], env)
-    outputs["runs"] = runs.stdout + runs.stderr
     # failures: MEGA refuses the token; MEGA cannot be reached (retries, then a stop)
     wrong = _cli(["sync", "csv", str(data), "--workspace", str(tmp_path / "work" / "w2.duckdb")],
                  {**env, "MEGA_TOKEN": WRONG_MEGA})

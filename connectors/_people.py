@@ -127,8 +127,8 @@ class RunCursor:
         self._sent_before: dict[str, str] = {}
         if saved:
             self._sent_before.update(state.get(key + "_recent") or {})
-            for rid in state.get(key + "_ids") or []:
-                self._sent_before.setdefault(rid, iso(saved))
+            for rid in state.get(key + "_ids") or []:  # yielded at the cursor itself
+                self._sent_before[rid] = iso(saved)
         self._high_ids = {rid for rid, ts in self._sent_before.items() if ts == iso(saved)} \
             if saved else set()
         self._versions: dict[str, str] = dict(self._sent_before)

@@ -53,3 +53,13 @@ def test_a_late_indexed_record_inside_the_lookback_still_comes() -> None:
 def test_states_written_before_recent_versions_were_saved_still_skip_the_boundary() -> None:
     state = {"cur": iso(T0), "cur_ids": ["a"]}
     assert _run(state, {"a": T0, "b": T0}) == ["b"]
+
+
+def test_lookback_then_exact_cursor_runs_stay_exactly_once() -> None:
+    records = {f"r{i}": T0 + timedelta(seconds=i // 4) for i in range(12)}
+    state: dict = {}
+    _run(state, records)  # with a lookback: versions saved
+    records["r0"] = records["r5"] = T0 + timedelta(hours=1)
+    assert sorted(_run(state, records, lookback=0)) == ["r0", "r5"]
+    assert _run(state, records, lookback=0) == []
+    assert _run(state, records) == []

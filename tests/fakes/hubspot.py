@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from leadbridge.httpserver import Request, Response, Router
 
-from ._base import FakeServer
+from ._base import FakeServer, SlidingWindow
 
 
 @dataclass
@@ -44,8 +43,8 @@ class FakeHubSpot(FakeServer):
         self.lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []
         self.rejected_429 = 0
-        self._window: list[float] = []
-        self._search_times: list[float] = []
+        self._window = SlidingWindow()    # every request, per window_seconds
+        self._searches = SlidingWindow()  # search requests, per second
         self._issued = 0
         self.unauthorized = 0  # 401s answered
         self.refreshes = 0
@@ -90,16 +89,11 @@ class FakeHubSpot(FakeServer):
                 return Response(429, {"status": "error", "errorType": "RATE_LIMIT",
                                       "message": "You have reached your daily limit.",
                                       "policyName": "DAILY"})
-            now = time.monotonic()
-            self._window = [t for t in self._window if now - t < self.window_seconds]
-            if len(self._window) >= self.window_max:
+            if self._window.count(self.window_seconds) >= self.window_max:
                 return self._too_many("TEN_SECONDLY_ROLLING")
-            if search:
-                self._search_times = [t for t in self._search_times if now - t < 1.0]
-                if len(self._search_times) >= self.search_per_second:
-                    return self._too_many("SECONDLY")
-                self._search_times.append(now)
-            self._window.append(now)
+            if search and not self._searches.admit(self.search_per_second, 1.0):
+                return self._too_many("SECONDLY")
+            self._window.spend(1)
             return None
 
     def _too_many(self, policy: str) -> Response:
@@ -112,7 +106,7 @@ class FakeHubSpot(FakeServer):
         headers = {
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_seconds * 1000)),
             "X-HubSpot-RateLimit-Max": str(self.window_max),
-            "X-HubSpot-RateLimit-Remaining": str(max(self.window_max - len(self._window), 0))}
+            "X-HubSpot-RateLimit-Remaining": str(max(self.window_max - len(self._window.hits), 0))}
         if self.daily_remaining is not None:  # private-app calls only (not OAuth)
             self.daily_remaining = max(self.daily_remaining - 1, 0)
             headers.update({"X-HubSpot-RateLimit-Daily": "250000",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -43,6 +43,40 @@ _DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\
 BASE_TYPES = {"IsConverted": "boolean", "IsDeleted": "boolean", "CreatedDate": "datetime",
               "SystemModstamp": "datetime"}
 _NUMBER_TYPES = ("int", "double", "currency", "percent", "long")
+#: No org has rows older than this (Salesforce began in 1999): the low end of the first window
+#: a timed-out full read is split into.
+FLOOR = datetime(1999, 1, 1)
+#: A QUERY_TIMEOUT over a window this narrow (SOQL literals are whole seconds) is not split again.
+MIN_WINDOW = timedelta(seconds=1)
+#: Expired locators in a row, with no record read in between, before the read gives up.
+MAX_RESTARTS = 5
+
+
+class QueryFault(SourceError):
+    """A 400 whose errorCode the REST reader answers itself (INVALID_QUERY_LOCATOR,
+    QUERY_TIMEOUT) instead of failing the run; any other reader sees a plain SourceError."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _error_code(resp: httpx.Response) -> str | None:
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return body[0].get("errorCode")
+    return None
+
+
+def _parse_dt(value: str) -> datetime:
+    return datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+
+
+def _literal(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _soql_dt(value: str, minus: int = 0) -> str:
@@ -190,6 +224,10 @@ class SalesforceConnector(Connector):
         return {"Authorization": f"Bearer {self._access}"}
 
     def _check(self, resp: httpx.Response) -> None:
+        if resp.status_code == 400 and (code := _error_code(resp)) in (
+                "INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"):
+            raise QueryFault(code, f"salesforce: a query answered {code}; a smaller or "
+                             "restarted query was not possible here")
         if resp.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in resp.text:
             raise SourceError("salesforce: the org's API request limit is exceeded "
                               "(REQUEST_LIMIT_EXCEEDED); nothing more was read. Run again "
@@ -256,27 +294,82 @@ class SalesforceConnector(Connector):
         fields, custom, types = self._fields(http, obj)
         where = ""
         lookback = self.config["lookback_seconds"]
+        lower, low = "", FLOOR
         if cursor and lookback > 0:
-            where = f" WHERE SystemModstamp >= {_soql_dt(cursor['ts'], minus=lookback)}"
+            lower = f"SystemModstamp >= {_soql_dt(cursor['ts'], minus=lookback)}"
+            low = _parse_dt(cursor["ts"]) - timedelta(seconds=lookback)
         elif cursor:
-            ts = _soql_dt(cursor["ts"])
-            where = (f" WHERE SystemModstamp > {ts} OR "
-                     f"(SystemModstamp = {ts} AND Id > '{_quote_id(cursor['id'])}')")
+            lower, low = _keyset(cursor), _parse_dt(cursor["ts"])
+        where = f" WHERE {lower}" if lower else ""
         if self._bulk_due(http, obj, where):
             yield from self._read_bulk(http, obj, f"SELECT {', '.join(fields)} FROM {obj}{where}",
                                        custom, types)
             return
-        soql = f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp, Id"
-        url = self._api(f"/services/data/{API}/queryAll?q={quote(soql)}")
-        while True:
-            page = http.get_json(url)
-            for row in page.get("records", []):
-                cur = {"ts": row["SystemModstamp"], "id": row["Id"]}
-                yield self._record(obj, row, custom), cur, "row"
-            nxt = page.get("nextRecordsUrl")
-            if page.get("done", True) or not nxt:
-                return
-            url = self._api(nxt)
+        yield from self._read_rest(http, obj, fields, custom, lower, low)
+
+    def _read_rest(self, http: HttpClient, obj: str, fields: list[str], custom: list[str],
+                   lower: str, low: datetime) -> Iterator[tuple]:
+        """SOQL pages in (SystemModstamp, Id) order, surviving the two faults a long read meets.
+
+        ``INVALID_QUERY_LOCATOR`` (a ``nextRecordsUrl`` expired): the query restarts after the
+        last (SystemModstamp, Id) read. ``QUERY_TIMEOUT``: the window from the last row read is
+        halved (upper bound ``SystemModstamp < mid``) until a query succeeds, down to one
+        second; then the rest of the window follows. Windows are read in order, so rows still
+        come in (SystemModstamp, Id) order, and a row version read in the last row's second (a
+        restart's whole-second literal can match it again) is dropped: every row exactly once.
+        """
+        uppers: list[datetime | None] = [None]  # windows still to finish, innermost last
+        last_ts, last_id = "", ""  # the last row yielded
+        # (Id, SystemModstamp) of the rows yielded in last_ts's whole second: a restart's
+        # whole-second literal can match exactly these again, and only these
+        in_second: set[tuple[str, str]] = set()
+        restarts = 0
+        while uppers:
+            upper = uppers[-1]
+            terms = [t for t in (lower, upper and f"SystemModstamp < {_literal(upper)}") if t]
+            soql = (f"SELECT {', '.join(fields)} FROM {obj}"
+                    f"{' WHERE ' + ' AND '.join(terms) if terms else ''} ORDER BY SystemModstamp, Id")
+            url = self._api(f"/services/data/{API}/queryAll?q={quote(soql)}")
+            try:
+                while url:
+                    page = http.get_json(url)
+                    for row in page.get("records", []):
+                        ts = row["SystemModstamp"][:23]
+                        if (row["Id"], ts) in in_second:
+                            continue  # read before the restart
+                        if ts[:19] != last_ts[:19]:
+                            in_second = set()
+                        in_second.add((row["Id"], ts))
+                        last_ts, last_id = ts, row["Id"]
+                        restarts = 0
+                        cur = {"ts": row["SystemModstamp"], "id": row["Id"]}
+                        yield self._record(obj, row, custom), cur, "row"
+                    nxt = page.get("nextRecordsUrl")
+                    url = self._api(nxt) if nxt and not page.get("done", True) else ""
+            except QueryFault as fault:
+                if last_ts:  # go on after the last row read, whatever the fault
+                    lower = _keyset({"ts": last_ts, "id": last_id})
+                    low = max(low, _parse_dt(last_ts))
+                if fault.code == "INVALID_QUERY_LOCATOR":
+                    restarts += 1
+                    if restarts > MAX_RESTARTS:
+                        raise SourceError(
+                            f"salesforce: {obj} query locators expired {MAX_RESTARTS} times in a "
+                            "row without a record read (INVALID_QUERY_LOCATOR); the cursor "
+                            "keeps what was read. Run again later.") from None
+                    continue
+                top = upper or max(datetime.now(timezone.utc).replace(tzinfo=None), low) + MIN_WINDOW
+                if top - low < 2 * MIN_WINDOW:
+                    raise SourceError(
+                        f"salesforce: the {obj} query timed out (QUERY_TIMEOUT) even over the "
+                        f"one-second SystemModstamp window from {_literal(low)}; the cursor keeps "
+                        "what was read. Ask Salesforce support about the org's query "
+                        "performance, or use --option bulk_threshold=0 (Bulk API).") from None
+                uppers.append(low + (top - low) // 2 // MIN_WINDOW * MIN_WINDOW)
+                continue
+            uppers.pop()
+            if upper is not None:  # the next window starts where this one ended
+                lower, low = f"SystemModstamp >= {_literal(upper)}", upper
 
     def _bulk_due(self, http: HttpClient, obj: str, where: str) -> bool:
         """True when more rows than ``bulk_threshold`` are due (one COUNT() query decides)."""
@@ -284,7 +377,12 @@ class SalesforceConnector(Connector):
         if threshold <= 0:
             return True
         soql = f"SELECT COUNT() FROM {obj}{where}"
-        page = http.get_json(self._api(f"/services/data/{API}/queryAll?q={quote(soql)}"))
+        try:
+            page = http.get_json(self._api(f"/services/data/{API}/queryAll?q={quote(soql)}"))
+        except QueryFault as fault:
+            if fault.code != "QUERY_TIMEOUT":
+                raise
+            return False  # the REST reader splits what timed out into smaller windows
         return int(page.get("totalSize") or 0) > threshold
 
     def _read_bulk(self, http: HttpClient, obj: str, soql: str, custom: list[str],
@@ -340,6 +438,13 @@ class SalesforceConnector(Connector):
             "created_at": row.get("CreatedDate"),
             "updated_at": row.get("SystemModstamp"),
         }
+
+
+def _keyset(cursor: dict) -> str:
+    """Rows after ``cursor`` in (SystemModstamp, Id) order (Salesforce issue: supaglue #532)."""
+    ts = _soql_dt(cursor["ts"])
+    return (f"(SystemModstamp > {ts} OR "
+            f"(SystemModstamp = {ts} AND Id > '{_quote_id(cursor['id'])}'))")
 
 
 def _quote_id(value: str) -> str:

@@ -5,7 +5,9 @@
   every answer names an ``instance_url``.
 * ``query``/``queryAll`` for the SOQL the connector sends (ORDER BY SystemModstamp, Id with a
   (SystemModstamp, Id) keyset or ``SystemModstamp >=`` a lookback), ``SELECT COUNT()``, paged
-  by ``nextRecordsUrl``; describe.
+  by ``nextRecordsUrl``; describe. Injected query faults: an expired ``nextRecordsUrl``
+  (``INVALID_QUERY_LOCATOR``) and ``QUERY_TIMEOUT`` for queries over too many rows, both as
+  HTTP 400 with Salesforce's ``[{"errorCode", "message"}]`` body.
 * Bulk API 2.0 query jobs: create (query/queryAll), state polled through UploadComplete and
   InProgress to JobComplete (or an injected Failed/Aborted), CSV results paged by
   ``maxRecords`` and ``Sforce-Locator`` (literal ``null`` on the last page), rows in no
@@ -36,11 +38,13 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 STANDARD = {"FirstName", "LastName", "Name", "Email", "Phone", "MobilePhone", "Status", "OwnerId",
             "Owner.Email", "Company", "LeadSource", "Id", "IsDeleted", "CreatedDate",
             "SystemModstamp"}
-_SOQL = re.compile(
-    r"SELECT (?P<fields>.+?) FROM (?P<obj>\w+)"
-    r"(?: WHERE SystemModstamp > (?P<ts>\S+) OR \(SystemModstamp = (?P=ts) AND Id > '(?P<id>\w+)'\)"
-    r"| WHERE SystemModstamp >= (?P<gte>\S+))?"
-    r"(?P<order> ORDER BY SystemModstamp, Id)?$")
+_SOQL = re.compile(r"SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"
+                   r"(?P<order> ORDER BY SystemModstamp, Id)?$")
+# the WHERE terms the connector writes, joined by AND: a (SystemModstamp, Id) keyset (with or
+# without parentheses), a lower bound >= and an upper bound <
+_KEYSET = re.compile(r"^\(?SystemModstamp > (?P<ts>\S+) OR "
+                     r"\(SystemModstamp = (?P=ts) AND Id > '(?P<id>\w+)'\)\)?(?: AND |$)")
+_BOUND = re.compile(r"^SystemModstamp (?P<op>>=|<) (?P<ts>\S+)$")
 
 
 @dataclass
@@ -65,6 +69,14 @@ class FakeSalesforce(FakeServer):
     bulk_polls: int = 2
     bulk_fail: str | None = None  # "Failed" or "Aborted"
     bulk_hiccups: bool = False  # answer 503 once to the first create, poll and results call
+    # REST query faults (HTTP 400, Salesforce's error array): these nextRecordsUrl fetches
+    # (1-based, counted over the fake's life) answer INVALID_QUERY_LOCATOR and forget the
+    # locator; a query matching more rows than timeout_over answers QUERY_TIMEOUT
+    locator_faults: set[int] = field(default_factory=set)
+    timeout_over: int | None = None
+    # compare SystemModstamp to the millisecond as Salesforce does (a whole-second literal then
+    # matches rows later in that second); off: whole seconds, the fake's older behaviour
+    ms_precision: bool = False
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -75,6 +87,9 @@ class FakeSalesforce(FakeServer):
         self.result_pages: list[int] = []  # rows per Bulk result page served
         self.hiccups: list[str] = []  # Bulk steps that answered a 503
         self._cursors: dict[str, list[dict]] = {}
+        self.locator_fetches = 0
+        self.faults: list[str] = []  # the errorCode of every injected query fault, in order
+        self.queries: list[str] = []  # the SOQL of every query (COUNT() ones too)
 
     def add(self, obj: str, rid: str, ts: str, **fields: Any) -> dict:
         row = {"attributes": {"type": obj}, "Id": rid, "SystemModstamp": ts, "CreatedDate": ts,
@@ -191,24 +206,44 @@ class FakeSalesforce(FakeServer):
         if names != ["COUNT()"] and (bad := [n for n in names if n not in known]):
             return Response(400, [{"message": f"No such column '{bad[0]}' on entity '{obj}'",
                                    "errorCode": "INVALID_FIELD"}])
-        rows = sorted(self.rows[obj], key=lambda r: (_norm(r["SystemModstamp"]), r["Id"]))
-        if m["ts"]:
-            rows = [r for r in rows if (_norm(r["SystemModstamp"]), r["Id"]) > (_norm(m["ts"]), m["id"])]
-        if m["gte"]:
-            rows = [r for r in rows if _norm(r["SystemModstamp"]) >= _norm(m["gte"])]
+        n = self._when
+        rows = sorted(self.rows[obj], key=lambda r: (n(r["SystemModstamp"]), r["Id"]))
+        where = m["where"] or ""
+        if k := _KEYSET.match(where):
+            rows = [r for r in rows if (n(r["SystemModstamp"]), r["Id"]) > (n(k["ts"]), k["id"])]
+            where = where[k.end():]
+        for term in where.split(" AND ") if where else ():
+            if not (b := _BOUND.match(term)):
+                return Response(400, [{"message": f"unexpected SOQL term {term!r}",
+                                       "errorCode": "MALFORMED_QUERY"}])
+            if b["op"] == ">=":
+                rows = [r for r in rows if n(r["SystemModstamp"]) >= n(b["ts"])]
+            else:
+                rows = [r for r in rows if n(r["SystemModstamp"]) < n(b["ts"])]
         if not all_rows:
             rows = [r for r in rows if not r["IsDeleted"]]
         return names, rows
 
+    def _when(self, ts: str) -> str:
+        """A row's SystemModstamp or a SOQL literal, as this org compares them: whole seconds,
+        or (``ms_precision``) to the millisecond, a literal being ``.000``."""
+        if not self.ms_precision:
+            return _norm(ts)
+        frac = ts[19:23] if ts[19:20] == "." else ".000"
+        return _norm(ts) + frac
+
     def _query(self, req: Request) -> Response:
         if (bad := self._gate(req)) is not None:
             return bad
+        self.queries.append(req.arg("q") or "")
         got = self._select(req.arg("q") or "", "/queryAll" in req.path)
         if isinstance(got, Response):
             return got
         names, rows = got
         if names == ["COUNT()"]:
             return Response(200, {"totalSize": len(rows), "done": True, "records": []}, self._limit())
+        if self.timeout_over is not None and len(rows) > self.timeout_over:
+            return self._fault("QUERY_TIMEOUT", "Your query request was running for too long.")
         out = [{"attributes": r["attributes"], **{n: r.get(n) for n in names if "." not in n},
                 **({"Owner": {"Email": r.get("OwnerEmail")}} if "Owner.Email" in names else {})}
                for r in rows]
@@ -227,9 +262,16 @@ class FakeSalesforce(FakeServer):
         if (bad := self._gate(req)) is not None:
             return bad
         rest = self._cursors.pop(req.params["loc"].split("-")[0], None)
+        self.locator_fetches += 1
+        if rest is not None and self.locator_fetches in self.locator_faults:
+            return self._fault("INVALID_QUERY_LOCATOR", "invalid query locator")
         if rest is None:
             return Response(400, [{"message": "invalid locator", "errorCode": "INVALID_QUERY_LOCATOR"}])
         return self._page(rest, len(rest))
+
+    def _fault(self, code: str, message: str) -> Response:
+        self.faults.append(code)
+        return Response(400, [{"message": message, "errorCode": code}], self._limit())
 
     def _describe(self, req: Request) -> Response:
         if (bad := self._gate(req)) is not None:

@@ -1,0 +1,126 @@
+"""REST query faults a long Salesforce read meets: an expired ``nextRecordsUrl``
+(INVALID_QUERY_LOCATOR) and QUERY_TIMEOUT, both injected by the fake org as HTTP 400 with
+Salesforce's error array. Every record must come exactly once, in (SystemModstamp, Id) order,
+and the cursor must end on the last one."""
+
+import pytest
+
+from leadbridge.connectors.salesforce import CURSOR, SalesforceConnector
+from leadbridge.errors import SourceError
+
+
+def ts(second, minute=0):
+    return f"2026-02-01T10:{minute:02d}:{second:02d}.000+0000"
+
+
+def conn(fake, **opts):
+    return SalesforceConnector(login_url=fake.base_url, client_id="cid",
+                               client_secret="sf-client-secret", bulk_threshold=10**9, **opts)
+
+
+def order(fake, obj="Lead"):
+    """The org's rows in (SystemModstamp, Id) order: what a read must yield, once each."""
+    return [r["Id"] for r in sorted(fake.rows[obj], key=lambda r: (r["SystemModstamp"], r["Id"]))]
+
+
+def cursor_of(state):
+    cur = state[CURSOR]["Lead"]
+    return cur["ts"], cur["id"]
+
+
+@pytest.mark.parametrize("lookback", [0, 300])
+def test_expired_locators_restart_after_the_last_row_read(fake, lookback):
+    fake.page_size = 7
+    for i in range(50):  # 5 timestamps: ties straddle every page boundary
+        fake.add("Lead", f"00Q{(i * 37) % 50:05d}", ts(10 + i % 5), Email=f"l{i}@x.com")
+    fake.locator_faults = {1, 2, 4, 7}  # 1 and 2 back to back: the restart's own locator dies
+    state = {"salesforce_cursor": {"Lead": {"ts": ts(0), "id": "00Q0"}}} if lookback else {}
+    got = [r["source_id"] for r in conn(fake, lookback_seconds=lookback).records(state)]
+    assert fake.faults == ["INVALID_QUERY_LOCATOR"] * 4
+    assert got == order(fake)  # each once, none lost, order kept
+    assert cursor_of(state) == (ts(14), max(r["Id"] for r in fake.rows["Lead"]
+                                            if r["SystemModstamp"] == ts(14)))
+    # restarts went on from the last row read (a keyset), not from the window's start
+    restarts = [q for q in fake.queries if "Id > '" in q]
+    assert len(restarts) == 4 and all("ORDER BY SystemModstamp, Id" in q for q in restarts)
+    # the next run: only what changed since
+    fake.rows["Lead"][3].update(SystemModstamp=ts(30), Email="new@x.com")
+    fake.add("Lead", "00QNEW", ts(31))
+    fake.locator_faults = set()
+    again = [r["source_id"] for r in conn(fake, lookback_seconds=lookback).records(state)]
+    assert again == [fake.rows["Lead"][3]["Id"], "00QNEW"]
+    assert cursor_of(state) == (ts(31), "00QNEW")
+
+
+def test_every_locator_expiring_still_reads_everything_once(fake):
+    fake.page_size = 4
+    for i in range(30):
+        fake.add("Lead", f"00Q{i:05d}", ts(i % 3))
+    fake.locator_faults = set(range(1, 1000))
+    state = {}
+    got = [r["source_id"] for r in conn(fake, lookback_seconds=0).records(state)]
+    assert got == order(fake)
+    assert fake.faults and set(fake.faults) == {"INVALID_QUERY_LOCATOR"}
+    assert cursor_of(state) == (ts(2), "00Q00029")
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_query_timeout_splits_into_smaller_windows(fake, incremental):
+    fake.page_size = 5
+    for i in range(60):  # 3 rows a second over 20 seconds spread across 10 minutes
+        fake.add("Lead", f"00Q{i:05d}", ts(i // 3 % 60, minute=i // 6))
+    fake.timeout_over = 8  # any query over more than 8 rows times out
+    state = {CURSOR: {"Lead": {"ts": "2026-02-01T09:59:00.000+0000", "id": "00Q"}}} \
+        if incremental else {}
+    got = [r["source_id"] for r in conn(fake, lookback_seconds=0).records(state)]
+    assert got == order(fake)
+    assert "QUERY_TIMEOUT" in fake.faults and set(fake.faults) == {"QUERY_TIMEOUT"}
+    assert any("SystemModstamp < " in q for q in fake.queries)  # windows had an upper bound
+    last = max(fake.rows["Lead"], key=lambda r: (r["SystemModstamp"], r["Id"]))
+    assert cursor_of(state) == (last["SystemModstamp"], last["Id"])
+
+
+def test_both_faults_together_with_lookback_and_deletes(fake):
+    fake.page_size = 3
+    for i in range(40):
+        fake.add("Lead", f"00Q{i:05d}", ts(i % 8, minute=i % 5), Email=f"l{i}@x.com")
+    fake.rows["Lead"][7]["IsDeleted"] = True
+    fake.timeout_over = 6
+    fake.locator_faults = {1, 3, 5, 8, 13}
+    state = {}
+    recs = list(conn(fake).records(state))
+    assert [r["source_id"] for r in recs] == order(fake)
+    assert [r["source_id"] for r in recs if r.get("deleted")] == ["00Q00007"]
+    assert {"QUERY_TIMEOUT", "INVALID_QUERY_LOCATOR"} <= set(fake.faults)
+    # an unchanged re-run (lookback re-reads, faults still on) sends nothing again
+    assert list(conn(fake).records(state)) == []
+
+
+def test_a_one_second_window_that_still_times_out_stops_with_a_clear_error(fake):
+    for i in range(3):
+        fake.add("Lead", f"00QA{i}", ts(5))
+    for i in range(12):  # more than timeout_over in a single second: no window can help
+        fake.add("Lead", f"00QB{i:02d}", ts(9))
+    fake.timeout_over = 5
+    state = {}
+    got = []
+    with pytest.raises(SourceError, match="QUERY_TIMEOUT.*one-second.*2026-02-01T10:00:09Z"):
+        for rec in conn(fake, lookback_seconds=0).records(state):
+            got.append(rec["source_id"])
+    assert got == ["00QA0", "00QA1", "00QA2"]
+    assert cursor_of(state) == (ts(5), "00QA2")  # what was read is kept, nothing past it
+
+
+def test_restart_within_a_second_of_millisecond_stamps_repeats_nothing(fake):
+    """Salesforce compares SystemModstamp to the millisecond but SOQL literals are whole
+    seconds: the restart's keyset matches rows of that second that were read already."""
+    fake.ms_precision = True
+    fake.page_size = 4
+    for i in range(24):  # 2 seconds, 12 distinct milliseconds each, Ids against time order
+        fake.add("Lead", f"00Q{99 - i:05d}", f"2026-02-01T10:00:0{i // 12}.{(i % 12) * 70:03d}+0000")
+    fake.locator_faults = {1, 2, 3, 4}
+    state = {}
+    got = [r["source_id"] for r in conn(fake, lookback_seconds=0).records(state)]
+    assert got == order(fake)
+    assert len(fake.faults) == 4
+    assert cursor_of(state) == ("2026-02-01T10:00:01.770+0000", "00Q00076")

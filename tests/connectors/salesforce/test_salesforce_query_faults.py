@@ -124,3 +124,20 @@ def test_restart_within_a_second_of_millisecond_stamps_repeats_nothing(fake):
     assert got == order(fake)
     assert len(fake.faults) == 4
     assert cursor_of(state) == ("2026-02-01T10:00:01.770+0000", "00Q00076")
+
+
+def test_locators_expiring_without_progress_stop_cleanly_after_a_bound(fake):
+    """One second holding more millisecond-stamped rows than a page, every locator expiring:
+    each restart's first page is rows already read, so the reader gives up, keeping the cursor."""
+    fake.ms_precision = True
+    fake.page_size = 3
+    for i in range(10):
+        fake.add("Lead", f"00Q{i:05d}", f"2026-02-01T10:00:00.{i * 10:03d}+0000")
+    fake.locator_faults = set(range(1, 1000))
+    state, got = {}, []
+    with pytest.raises(SourceError, match="INVALID_QUERY_LOCATOR"):
+        for rec in conn(fake, lookback_seconds=0).records(state):
+            got.append(rec["source_id"])
+    assert got == ["00Q00000", "00Q00001", "00Q00002", "00Q00003"]  # each once, in order
+    assert len(fake.faults) == 7  # 1 with progress, then 6 without: more than the bound of 5
+    assert cursor_of(state) == ("2026-02-01T10:00:00.030+0000", "00Q00003")

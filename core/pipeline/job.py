@@ -40,18 +40,13 @@ environment. A job file holding a key that looks like one is refused.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..mapping_model import Mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    tomllib = None  # type: ignore[assignment]
+from ..mapping_model import load_job as read_job_file
 
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
 _SECTIONS = {"source", "policies", "engine", "target", "mapping"}
@@ -95,16 +90,7 @@ def _check_no_secrets(table: dict[str, Any], where: str) -> None:
 def load(path: str | Path) -> Job:
     """Read and validate a job file; every problem is a ConfigError naming the file."""
     file = Path(path)
-    if tomllib is None:
-        raise ConfigError("job files need Python 3.11+ (tomllib)")
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"job file {str(file)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"job file {str(file)!r} cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"job file {str(file)!r} is not valid TOML: {exc}") from None
+    data = read_job_file(file)  # a missing or malformed file is one ConfigError
     unknown = sorted(set(data) - _SECTIONS)
     if unknown:
         raise ConfigError(f"job file {str(file)!r}: unknown section(s) {', '.join(unknown)} "

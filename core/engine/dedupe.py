@@ -16,7 +16,7 @@ from typing import Any
 from ..connector import Connector
 from ..errors import ConfigError
 from ..workspace import Workspace
-from .build import BuildResult, build
+from .build import PARQUET_COMPRESSION, BuildResult, build
 from .chunks import sql_chunks
 from .options import EngineOptions
 from .stage import StageStats, stage
@@ -65,8 +65,12 @@ def resolve_customer_id(customer_id: str | None) -> str:
     return customer_id or os.environ.get("MEGA_CUSTOMER_ID") or OFFLINE_CUSTOMER_ID
 
 
-def write_outputs(ws: Workspace, out_dir: Path, customer_id: str) -> tuple[dict[str, Path], int]:
-    """Write the four parquet files and chunks.jsonl; return (files, chunk count)."""
+def write_outputs(ws: Workspace, out_dir: Path, customer_id: str, *,
+                  lineage_written: bool = False) -> tuple[dict[str, Path], int]:
+    """Write the four parquet files and chunks.jsonl; return (files, chunk count).
+
+    ``lineage_written``: build already wrote lineage.parquet (there is no lineage table).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     con = ws.con
     queries = {
@@ -80,9 +84,11 @@ def write_outputs(ws: Workspace, out_dir: Path, customer_id: str) -> tuple[dict[
     files: dict[str, Path] = {}
     for name, query in queries.items():
         path = out_dir / f"{name}.parquet"
-        con.execute(f"COPY ({query}) TO $path (FORMAT parquet, COMPRESSION snappy)",
-                    {"path": str(path)})
         files[name] = path
+        if name == "lineage" and lineage_written:
+            continue
+        con.execute(f"COPY ({query}) TO $path (FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})",
+                    {"path": str(path)})
     chunks_path = out_dir / "chunks.jsonl"
     count = 0
     tmp = chunks_path.with_suffix(".jsonl.tmp")
@@ -120,9 +126,14 @@ def dedupe(
     with Workspace.open(workspace, threads=threads, memory_limit=memory_limit) as ws:
         ws.con.execute("SET preserve_insertion_order = false")
         staged = stage(ws, source or connector.name, connector.records({}))
-        # in memory nothing else reads the workspace: build may free as it goes
-        result = build(ws, options, scratch=workspace is None)
-        files, count = write_outputs(ws, out, customer)
+        # in memory nothing else reads the workspace: build may free as it goes, and writes
+        # the lineage straight to its file (no table nobody reads)
+        scratch = workspace is None
+        if scratch:
+            out.mkdir(parents=True, exist_ok=True)
+        result = build(ws, options, scratch=scratch,
+                       lineage_path=out / "lineage.parquet" if scratch else None)
+        files, count = write_outputs(ws, out, customer, lineage_written=scratch)
     return DedupeResult(stage=staged, build=result, chunks=count, out_dir=out,
                         customer_id=customer, files=files,
                         seconds=time.perf_counter() - start)

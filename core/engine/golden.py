@@ -17,7 +17,7 @@ def _field(name: str, expr: str) -> str:
 
 
 def build_golden(ws: Workspace, fields: str, layout: CustomLayout) -> None:
-    """Create ``golden`` from the merged ``fields`` relation and ``lb_group_ref``."""
+    """Create ``golden`` from the merged ``fields`` relation (which carries the group refs)."""
     before = ["contact_email", "contact_name", "contact_phone"]
     after_cf = ["lead_line", "owner_id"]
     tail = ["source_platform", "source_type", "stage_slug"]
@@ -28,11 +28,11 @@ def build_golden(ws: Workspace, fields: str, layout: CustomLayout) -> None:
     ws.con.execute(f"""
         CREATE OR REPLACE TABLE golden AS
         WITH g AS (
-          SELECT r.row_ref, f.contact_name, f.contact_email, f.contact_phone, f.source_platform,
+          SELECT f.row_ref, f.contact_name, f.contact_email, f.contact_phone, f.source_platform,
                  f.source_type, f.stage_slug, f.owner_id, f.lead_line,
                  {layout.to_json('f.cf')} AS custom_fields, f.email_key, f.phone_key,
-                 r.records, r.first_source, r.first_source_id, r.sort_key
-          FROM ({fields}) f JOIN lb_group_ref r USING (grp)
+                 f.records, f.first_source, f.first_source_id, f.sort_key
+          FROM ({fields}) f
         ), j AS (
           SELECT *,
             concat_ws(',', {head}, {cf}, {mid}) AS _a,

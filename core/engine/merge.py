@@ -81,7 +81,8 @@ def _long_custom(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[s
 
 def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
     """Aggregate multi-record groups into ``_lb_gf_multi``; return a SQL relation of every
-    group's merged fields (grp, golden columns, email_key, phone_key, cf)."""
+    group's merged fields (golden columns, email_key, phone_key, cf) with its
+    ``lb_group_ref`` columns (row_ref, records, first_source, first_source_id, sort_key)."""
     con = ws.con
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _lb_mo AS
@@ -136,11 +137,14 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
         _long_custom(ws, layout, cf_rule, cols, grouped)
     con.execute(f"DROP {'VIEW' if once else 'TABLE'} _lb_mm")
     con.execute("DROP TABLE _lb_mo")
-    return """
-        SELECT contact_name, contact_email, email_key, contact_phone, phone_key,
-               source_platform, source_type, stage_slug, owner_id, lead_line, grp, cf
-        FROM _lb_gf_multi
+    # each side joins lb_group_ref once (single-record groups take their record as is)
+    refs = "r.row_ref, r.records, r.first_source, r.first_source_id, r.sort_key"
+    return f"""
+        SELECT m.contact_name, m.contact_email, m.email_key, m.contact_phone, m.phone_key,
+               m.source_platform, m.source_type, m.stage_slug, m.owner_id, m.lead_line, m.cf,
+               {refs}
+        FROM _lb_gf_multi m JOIN lb_group_ref r ON r.grp = m.grp
         UNION ALL
-        SELECT name, email_send, ekey, phone_send, pkey_send, source_platform, source_type,
-               stage_slug, owner_id, lead_line, grp, cf
-        FROM lb_mrec SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records = 1) USING (grp)"""
+        SELECT m.name, m.email_send, m.ekey, m.phone_send, m.pkey_send, m.source_platform,
+               m.source_type, m.stage_slug, m.owner_id, m.lead_line, m.cf, {refs}
+        FROM lb_mrec m JOIN lb_group_ref r ON r.grp = m.grp AND r.records = 1"""

@@ -22,7 +22,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient
+from ._http import HttpClient, vendor_message
 from ._salesforce_auth import default_audience, load_private_key, token_form
 from ._salesforce_bulk import bulk_query
 
@@ -226,8 +226,9 @@ class SalesforceConnector(Connector):
     def _check(self, resp: httpx.Response) -> None:
         if resp.status_code == 400 and (code := _error_code(resp)) in (
                 "INVALID_QUERY_LOCATOR", "QUERY_TIMEOUT"):
-            raise QueryFault(code, f"salesforce: a query answered {code}; a smaller or "
-                             "restarted query was not possible here")
+            where = f"{resp.request.method} {resp.request.url.path}"
+            raise QueryFault(code, f"Salesforce {where} failed with HTTP 400: "
+                             f"{vendor_message(resp)} (not recoverable here)")
         if resp.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in resp.text:
             raise SourceError("salesforce: the org's API request limit is exceeded "
                               "(REQUEST_LIMIT_EXCEEDED); nothing more was read. Run again "
@@ -327,8 +328,8 @@ class SalesforceConnector(Connector):
         while uppers:
             upper = uppers[-1]
             terms = [t for t in (lower, upper and f"SystemModstamp < {_literal(upper)}") if t]
-            soql = (f"SELECT {', '.join(fields)} FROM {obj}"
-                    f"{' WHERE ' + ' AND '.join(terms) if terms else ''} ORDER BY SystemModstamp, Id")
+            where = f" WHERE {' AND '.join(terms)}" if terms else ""
+            soql = f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp, Id"
             url = self._api(f"/services/data/{API}/queryAll?q={quote(soql)}")
             try:
                 while url:
@@ -358,7 +359,8 @@ class SalesforceConnector(Connector):
                             "row without a record read (INVALID_QUERY_LOCATOR); the cursor "
                             "keeps what was read. Run again later.") from None
                     continue
-                top = upper or max(datetime.now(timezone.utc).replace(tzinfo=None), low) + MIN_WINDOW
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
+                top = upper or max(now, low) + MIN_WINDOW
                 if top - low < 2 * MIN_WINDOW:
                     raise SourceError(
                         f"salesforce: the {obj} query timed out (QUERY_TIMEOUT) even over the "

@@ -117,7 +117,8 @@ def test_restart_within_a_second_of_millisecond_stamps_repeats_nothing(fake):
     fake.ms_precision = True
     fake.page_size = 4
     for i in range(24):  # 2 seconds, 12 distinct milliseconds each, Ids against time order
-        fake.add("Lead", f"00Q{99 - i:05d}", f"2026-02-01T10:00:0{i // 12}.{(i % 12) * 70:03d}+0000")
+        stamp = f"2026-02-01T10:00:0{i // 12}.{(i % 12) * 70:03d}+0000"
+        fake.add("Lead", f"00Q{99 - i:05d}", stamp)
     fake.locator_faults = {1, 2, 3, 4}
     state = {}
     got = [r["source_id"] for r in conn(fake, lookback_seconds=0).records(state)]

@@ -143,6 +143,8 @@ def propose(p: Profile, mega: MegaSide, *, source_platform: str | None = None) -
     out = Proposal()
     slugs = mega.custom_fields
     for key, count in sorted(p.custom_fields.items(), key=lambda kv: (-kv[1], kv[0])):
+        if not count:  # the key is there but always empty: nothing would ever be sent
+            continue
         if key.strip().lower() in ("tags", "tag", "labels") and slugs is not None and \
                 not any(compact(s) == compact(key) for s in slugs):
             out.fields.append(Entry(key, "-", "drop", count,

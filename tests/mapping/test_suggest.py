@@ -112,3 +112,13 @@ def test_owner_list_parsing() -> None:
         Owner(OWNER_ANA, "ana@agency.com"), Owner(OWNER_TOM, None)]
     with pytest.raises(ConfigError, match="not a MEGA owner id"):
         parse_owners(["ana@agency.com=42"])
+
+
+def test_a_column_that_is_always_empty_gets_no_todo() -> None:
+    proposal = propose(profile([{"source_id": "1", "contact_email": "a@example.com",
+                                 "custom_fields": '{"Budget ($)": "100", "Never filled": ""}'},
+                                {"source_id": "2", "contact_email": "b@example.com",
+                                 "custom_fields": '{"Budget ($)": null, "Never filled": null}'}]),
+                       MEGA)
+    keys = {e.key for e in proposal.fields}
+    assert "Budget ($)" in keys and "Never filled" not in keys

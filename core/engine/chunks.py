@@ -54,8 +54,12 @@ def iter_chunk_bodies(
     on_duplicate: str = "update",
     dry_run: bool = False,
     size: int = BULK_MAX_ROWS,
+    with_refs: bool = True,
 ) -> Iterator[tuple[int, str, list[str]]]:
-    """(index, body text, row_refs) per chunk, bodies built in SQL, in order."""
+    """(index, body text, row_refs) per chunk, bodies built in SQL, in order.
+
+    ``with_refs=False`` leaves row_refs empty (a file writer needs only the bodies: listing
+    every row_ref costs an ordered aggregate and a Python string per row)."""
     if on_duplicate not in ON_DUPLICATE:
         raise ValueError(f"on_duplicate must be one of {ON_DUPLICATE}")
     if not 1 <= int(size) <= BULK_MAX_ROWS:
@@ -73,6 +77,7 @@ def iter_chunk_bodies(
         ws.con.unregister("_lb_refs")
         source, numbering = "_lb_subset", "n"
     total = ws.con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+    refs = f"list(row_ref ORDER BY {numbering})" if with_refs else "[]::VARCHAR[]"
     # a bounded window of chunks per query keeps memory flat at any size
     per_query = max(1, 100_000 // step)
     try:
@@ -80,7 +85,7 @@ def iter_chunk_bodies(
             rows = ws.con.execute(f"""
                 SELECT ({numbering} - 1) // {step} AS chunk,
                        ? || string_agg(row_json, ',' ORDER BY {numbering}) || ? AS body,
-                       list(row_ref ORDER BY {numbering}) AS refs
+                       {refs} AS refs
                 FROM {source} WHERE {numbering} > ? AND {numbering} <= ?
                 GROUP BY chunk ORDER BY chunk""",
                 [head, tail, first, first + per_query * step]).fetchall()
@@ -98,10 +103,13 @@ def sql_chunks(
     on_duplicate: str = "update",
     dry_run: bool = False,
     size: int = BULK_MAX_ROWS,
+    with_refs: bool = True,
 ) -> Iterator[Chunk]:
-    """Chunks identical to ``make_chunks(golden_rows(ws, row_refs), ...)``, built in SQL."""
+    """Chunks identical to ``make_chunks(golden_rows(ws, row_refs), ...)``, built in SQL
+    (``with_refs=False``: bodies and keys only, ``Chunk.row_refs`` empty)."""
     for index, body, refs in iter_chunk_bodies(ws, row_refs, on_duplicate=on_duplicate,
-                                               dry_run=dry_run, size=size):
+                                               dry_run=dry_run, size=size,
+                                               with_refs=with_refs):
         data = body.encode()
         yield Chunk(index=index, body=data,
                     idempotency_key=idempotency_key(customer_id, BULK_ENDPOINT, data),

@@ -93,7 +93,7 @@ def write_outputs(ws: Workspace, out_dir: Path, customer_id: str, *,
     count = 0
     tmp = chunks_path.with_suffix(".jsonl.tmp")
     with open(tmp, "wb") as fh:
-        for chunk in sql_chunks(ws, customer_id):
+        for chunk in sql_chunks(ws, customer_id, with_refs=False):
             fh.write(b'{"idempotency_key":"' + chunk.idempotency_key.encode() + b'","body":')
             fh.write(chunk.body)
             fh.write(b"}\n")

@@ -135,3 +135,19 @@ def test_in_memory_dedupe_writes_what_a_workspace_dedupe_writes(
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@FEW
+@given(recs=leads(), size=st.integers(1, 4))
+def test_chunks_without_refs_have_the_same_bodies_and_keys(
+        recs: list[dict[str, Any]], size: int) -> None:
+    with Workspace.open(None, threads=1) as ws:
+        stage(ws, "t", recs)
+        build(ws, OPTIONS["default"])
+        full = list(sql_chunks(ws, "c", size=size))
+        bare = list(sql_chunks(ws, "c", size=size, with_refs=False))
+        rows = len(golden_rows(ws))
+    assert [(c.index, c.idempotency_key, c.body) for c in bare] == \
+        [(c.index, c.idempotency_key, c.body) for c in full]
+    assert all(c.row_refs == () for c in bare)
+    assert sum(len(c.row_refs) for c in full) == rows

@@ -78,14 +78,15 @@ def _effective(ws: Workspace) -> None:
 
 
 def _groups(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> None:
-    """lb_grp (narrow): each eligible record's group; lb_mrec: a view of what each record
-    may contribute to its golden row."""
+    """lb_grp (narrow): each eligible record's group, keys, group size, row_ref and
+    sort_key; lb_group_ref: one row per group; lb_mrec: a view of what each record may
+    contribute to its golden row."""
     con = ws.con
     if options.household == "separate":
         # components with several emails split into one group per email; a phone belongs to
         # the group of the newest record carrying it with an email
         con.execute("""
-            CREATE OR REPLACE TEMP TABLE lb_grp AS
+            CREATE OR REPLACE TEMP TABLE _lb_grp0 AS
             WITH n AS (
               SELECT n.*, r.recency_us, r.created_us, r.source, r.source_id
               FROM lb_node n JOIN lb_norm r USING (rid) WHERE n.label IS NOT NULL
@@ -107,15 +108,32 @@ def _groups(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> None
             LEFT JOIN owner o ON o.label = n.label AND o.pnode = n.pnode
         """)
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE lb_grp AS "
+        con.execute("CREATE OR REPLACE TEMP TABLE _lb_grp0 AS "
                     "SELECT rid, label AS grp, false AS phone_elsewhere FROM lb_node "
                     "WHERE label IS NOT NULL")
     # records with no key at all (a name only) are groups of their own
     con.execute("""
-        INSERT INTO lb_grp SELECT rid, -1 - rid, false FROM lb_state
+        INSERT INTO _lb_grp0 SELECT rid, -1 - rid, false FROM lb_state
         WHERE reject_reason IS NULL AND ekey IS NULL AND pkey IS NULL""")
     cf = ("custom" if options.household == "merge" else  # phone_elsewhere is always false
           layout.with_household("custom", "phone_clean", "phone_elsewhere"))
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lb_group_ref AS
+        SELECT grp, records, first.s AS first_source, first.i AS first_source_id,
+               'lb_' || left(md5(first.s || chr(31) || first.i), 24) AS row_ref,
+               -- the deterministic order of golden rows, sorted here on a narrow table
+               row_number() OVER (ORDER BY first.s, first.i) AS sort_key
+        FROM (SELECT g.grp, count(*) AS records, min({'s': r.source, 'i': r.source_id}) AS first
+              FROM _lb_grp0 g JOIN lb_norm r USING (rid) GROUP BY g.grp)
+    """)
+    # every later step reads a record's group, keys, group size and row_ref from this one
+    # narrow table: no join with lb_state or lb_group_ref per record afterwards
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE lb_grp AS
+        SELECT g.rid, g.grp, g.phone_elsewhere, s.ekey, s.pkey, f.records, f.row_ref, f.sort_key
+        FROM _lb_grp0 g JOIN lb_state s USING (rid) JOIN lb_group_ref f USING (grp)
+    """)
+    con.execute("DROP TABLE _lb_grp0")
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW lb_mrec AS
         SELECT rid, grp, source, source_id, recency_us,
@@ -124,18 +142,10 @@ def _groups(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> None
           CASE WHEN pkey IS NOT NULL AND NOT phone_elsewhere THEN phone_clean END AS phone_send,
           CASE WHEN NOT phone_elsewhere THEN pkey END AS pkey_send, pkey,
           source_platform, source_type, stage_slug, owner_id, lead_line,
-          {cf} AS cf
-        FROM (SELECT r.*, s.ekey, s.pkey, g.grp, g.phone_elsewhere
-              FROM lb_grp g JOIN lb_state s USING (rid) JOIN lb_norm r USING (rid))
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE lb_group_ref AS
-        SELECT grp, records, first.s AS first_source, first.i AS first_source_id,
-               'lb_' || left(md5(first.s || chr(31) || first.i), 24) AS row_ref,
-               -- the deterministic order of golden rows, sorted here on a narrow table
-               row_number() OVER (ORDER BY first.s, first.i) AS sort_key
-        FROM (SELECT g.grp, count(*) AS records, min({'s': r.source, 'i': r.source_id}) AS first
-              FROM lb_grp g JOIN lb_norm r USING (rid) GROUP BY g.grp)
+          {cf} AS cf, records, row_ref, sort_key
+        FROM (SELECT r.*, g.ekey, g.pkey, g.grp, g.phone_elsewhere, g.records, g.row_ref,
+                     g.sort_key
+              FROM lb_grp g JOIN lb_norm r USING (rid))
     """)
 
 
@@ -146,9 +156,7 @@ def _lineage(ws: Workspace, path: Path | None) -> None:
         SELECT r.source, r.source_id, f.row_ref, s.reject_reason,
                r.email_invalid, s.email_placeholder, s.phone_placeholder, r.phone_short,
                r.phone_status
-        FROM lb_norm r JOIN lb_state s USING (rid)
-        LEFT JOIN lb_grp g USING (rid)
-        LEFT JOIN lb_group_ref f ON f.grp = g.grp
+        FROM lb_norm r JOIN lb_state s USING (rid) LEFT JOIN lb_grp f USING (rid)
     """
     if path is None:
         ws.con.execute(f"CREATE OR REPLACE TABLE lineage AS {query}")

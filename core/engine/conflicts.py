@@ -16,8 +16,7 @@ def find_conflicts(ws: Workspace) -> None:
     ws.con.execute("""
         CREATE OR REPLACE TABLE conflicts AS
         WITH m AS (
-          SELECT g.grp, s.ekey, s.pkey FROM lb_grp g JOIN lb_state s USING (rid)
-          SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)
+          SELECT grp, ekey, pkey FROM lb_grp WHERE records > 1
         ), keys AS (
           SELECT grp, 'email' AS kind, ekey AS key FROM m WHERE ekey IS NOT NULL
           UNION ALL

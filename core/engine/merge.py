@@ -90,8 +90,7 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
         SELECT rid, row_number() OVER (
                  ORDER BY recency_us, coalesce(created_us, -9223372036854775807), source,
                           source_id) AS ord
-        FROM lb_norm JOIN lb_grp USING (rid)
-        SEMI JOIN (SELECT grp FROM lb_group_ref WHERE records > 1) USING (grp)""")
+        FROM lb_norm JOIN lb_grp USING (rid) WHERE records > 1""")
     # read once (the default rules): a view, so the wide rows are never copied; read
     # several times (most_frequent, long-form custom fields): a table
     rules = [options.rule(RULE_NAME.get(c, c)) for c in FIELDS] + [options.rule("custom_fields")]
@@ -137,7 +136,7 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
         _long_custom(ws, layout, cf_rule, cols, grouped)
     con.execute(f"DROP {'VIEW' if once else 'TABLE'} _lb_mm")
     con.execute("DROP TABLE _lb_mo")
-    # each side joins lb_group_ref once (single-record groups take their record as is)
+    # single-record groups take their record as is (lb_mrec carries row_ref and sort_key)
     refs = "r.row_ref, r.records, r.first_source, r.first_source_id, r.sort_key"
     return f"""
         SELECT m.contact_name, m.contact_email, m.email_key, m.contact_phone, m.phone_key,
@@ -146,5 +145,6 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
         FROM _lb_gf_multi m JOIN lb_group_ref r ON r.grp = m.grp
         UNION ALL
         SELECT m.name, m.email_send, m.ekey, m.phone_send, m.pkey_send, m.source_platform,
-               m.source_type, m.stage_slug, m.owner_id, m.lead_line, m.cf, {refs}
-        FROM lb_mrec m JOIN lb_group_ref r ON r.grp = m.grp AND r.records = 1"""
+               m.source_type, m.stage_slug, m.owner_id, m.lead_line, m.cf, m.row_ref,
+               m.records, m.source, m.source_id, m.sort_key
+        FROM lb_mrec m WHERE m.records = 1"""

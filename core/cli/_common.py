@@ -70,3 +70,20 @@ def build_connector(
             raise ConfigError(f"connector {name!r} has no option {key!r}")
         given[key] = value
     return info.cls(**given)
+
+
+def connector_from_args(name: str | None, path: str | None, options: list[str] | None,
+                        job: Path | None, **named: Any) -> Connector | None:
+    """The connector the command line names, or None when ``--job`` names it instead.
+
+    Giving both is refused: the job file would silently win over the arguments.
+    """
+    if job is not None:
+        if name or path or options or any(v is not None for v in named.values()):
+            raise ConfigError("--job names the source itself; drop the connector arguments or "
+                              "the --job option")
+        return None
+    if not name:
+        raise ConfigError("name a connector and its input (e.g. `leadbridge sync csv leads.csv`)"
+                          " or give --job job.toml; `leadbridge connectors` lists connectors")
+    return build_connector(name, path, options, **named)

@@ -8,15 +8,15 @@ job's sync would build.
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from ..connector import Connector
 from ..errors import ConfigError
-from ._common import build_connector, friendly_errors, parse_options
+from ._common import connector_from_args, friendly_errors, parse_options
 
 
 def register(app: typer.Typer) -> None:
@@ -37,20 +37,19 @@ class _Mapped(Connector):
 
 
 def _from_job(job: Path) -> tuple[Connector, Any]:
-    """The job's connector (mapped when it has a [mapping]) and its engine options."""
+    """The job's connector and engine options, its [mapping] applied as sync applies it:
+    on the stream, with mapped stages and owners passing the engine unchanged."""
     from ..engine import EngineOptions
     from ..mapping_run import prepare
     from ..pipeline import load_job
     from ..plugins import load_registry
 
     spec = load_job(job)
-    try:
-        options = EngineOptions(**spec.engine)
-    except TypeError as exc:
-        raise ConfigError(f"job file {str(job)!r} [engine] options: {exc}") from None
+    mapped = prepare(spec.mapping)
+    options = mapped.engine_options(EngineOptions.from_table(spec.engine))
     connector = load_registry().get(spec.connector).cls(**spec.options)
     if spec.mapping is not None:
-        connector = _Mapped(connector, prepare(spec.mapping))
+        connector = _Mapped(connector, mapped)
     return connector, options
 
 
@@ -78,17 +77,14 @@ def dedupe_command(
     """De-duplicate a source offline exactly as MEGA would merge it; write the plan files."""
     from ..engine import EngineOptions, dedupe
 
-    if job is not None:
-        if name or path or option or id_column or encoding or engine_option:
-            raise ConfigError("--job names the source and its [engine] options itself; drop "
-                              "the connector arguments and --engine-option, or the --job option")
+    if job is not None and engine_option:
+        raise ConfigError("--job names the engine options in its [engine] table; drop "
+                          "--engine-option or the --job option")
+    options = EngineOptions.from_pairs(parse_options(engine_option))  # checked before any read
+    connector = connector_from_args(name, path, option, job, id_column=id_column,
+                                    encoding=encoding)
+    if connector is None:  # --job names the source, its [engine] and its [mapping]
         connector, options = _from_job(job)
-    elif not name:
-        raise ConfigError("name a connector and its input (e.g. `leadbridge dedupe csv "
-                          "leads.csv --out DIR`) or give --job job.toml")
-    else:
-        options = EngineOptions.from_pairs(parse_options(engine_option))  # before any read
-        connector = build_connector(name, path, option, id_column=id_column, encoding=encoding)
     result = dedupe(connector, out, workspace=workspace, options=options,
                     customer_id=customer_id)
     s = result.summary()

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import ConfigError, WorkspaceError
-from ._common import DEFAULT_WORKSPACE, build_connector, friendly_errors
+from ._common import DEFAULT_WORKSPACE, build_connector, connector_from_args, friendly_errors
 
 _WS_HELP = "DuckDB workspace file (created if missing)."
 
@@ -41,20 +41,6 @@ def _existing_workspace(path: Path) -> Path:
         raise WorkspaceError(f"workspace {str(path)!r} does not exist yet; run `leadbridge sync` "
                              "(or pass the --workspace a sync used)")
     return path
-
-
-def _connector_from_args(name: Optional[str], path: Optional[str], option: list[str] | None,
-                         id_column: Optional[str], job: Optional[Path],
-                         encoding: Optional[str] = None) -> Any:
-    if job is not None:
-        if name or path or option or id_column or encoding:
-            raise ConfigError("--job names the source itself; drop the connector arguments or "
-                              "the --job option")
-        return None
-    if not name:
-        raise ConfigError("name a connector and its input (e.g. `leadbridge sync csv leads.csv`)"
-                          " or give --job job.toml; `leadbridge connectors` lists connectors")
-    return build_connector(name, path, option, id_column=id_column, encoding=encoding)
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -184,7 +170,8 @@ def register(app: typer.Typer) -> None:
         spec = load_job(job) if job is not None else None
         if not (sandbox or (spec and spec.sandbox) or os.environ.get("MEGA_TOKEN")):
             raise ConfigError(NO_TOKEN)
-        connector = _connector_from_args(name, path, option, id_column, job, encoding)
+        connector = connector_from_args(name, path, option, job, id_column=id_column,
+                                        encoding=encoding)
         try:
             result = sync(connector, job=spec, workspace=workspace, on_duplicate=on_duplicate,
                           mode=mode, dry_run=dry_run, retry_failed=retry_failed,
@@ -225,7 +212,8 @@ def register(app: typer.Typer) -> None:
         """Offline: what a sync would send and what MEGA should answer. Sends nothing."""
         from ..pipeline import plan
 
-        connector = _connector_from_args(name, path, option, id_column, job, encoding)
+        connector = connector_from_args(name, path, option, job, id_column=id_column,
+                                        encoding=encoding)
         result = plan(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
                       mode=mode, progress=None if not json_out else False,
                       send_anyway=send_anyway)

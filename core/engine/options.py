@@ -73,6 +73,16 @@ class EngineOptions:
         return self.survivorship.get(name, "newest")
 
     @classmethod
+    def from_table(cls, table: Mapping[str, object] | None) -> EngineOptions | None:
+        """Build from a job file's ``[engine]`` table (typed TOML values); None for none."""
+        if table is None:
+            return None
+        try:
+            return cls(**dict(table))  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise ConfigError(f"[engine] options: {exc}") from None
+
+    @classmethod
     def from_pairs(cls, pairs: Mapping[str, str]) -> EngineOptions:
         """Build from CLI ``key=value`` strings (``survivorship.contact_name=oldest``)."""
         kwargs: dict[str, object] = {}

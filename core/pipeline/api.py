@@ -81,10 +81,7 @@ def _engine_options(engine: Mapping[str, Any] | Any | None) -> Any:
 
     if engine is None or isinstance(engine, EngineOptions):
         return engine
-    try:
-        return EngineOptions(**dict(engine))
-    except TypeError as exc:
-        raise ConfigError(f"[engine] options: {exc}") from None
+    return EngineOptions.from_table(engine)
 
 
 def _counted(items: Iterable[Any], progress: Progress) -> Iterator[Any]:

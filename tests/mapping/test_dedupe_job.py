@@ -51,3 +51,27 @@ def test_dedupe_job_with_a_todo_is_refused_before_reading(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["dedupe", "--job", str(job), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "TODO" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_dedupe_job_passes_mapped_stages_and_owners_through_the_engine(tmp_path: Path) -> None:
+    """As in sync: a mapped slug or owner id is final; the engine must not re-slugify it."""
+    (tmp_path / "own.csv").write_text("id,E-mail,Owner,Stage\n1,ana@example.com,ana@agency.com,"
+                                      "Hot Lead\n2,tom@example.com,tom@agency.com,Cold\n")
+    owner = "5f0c6d8e-1b2a-4c3d-9e8f-0a1b2c3d4e5f"
+    job = tmp_path / "own.toml"
+    job.write_text('[source]\nconnector = "csv"\n[source.options]\npath = "own.csv"\n'
+                   f'[mapping.owners]\n"ana@agency.com" = "{owner}"\n'
+                   '[mapping.stages]\n"Hot Lead" = "Hot_Lead"\n')
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["dedupe", "--job", str(job), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    golden = {r["email_key"]: r for r in pq.read_table(out / "golden.parquet").to_pylist()}
+    assert golden["ana@example.com"]["stage_slug"] == "Hot_Lead"
+    assert golden["ana@example.com"]["owner_id"] == owner
+    assert golden["tom@example.com"]["owner_id"] is None  # unmapped owner: omitted
+
+
+def test_dedupe_job_refuses_engine_options_on_the_command_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["dedupe", "--job", str(_job(tmp_path)), "--out",
+                                      str(tmp_path / "o"), "--engine-option", "household=merge"])
+    assert result.exit_code == 2 and "[engine]" in result.output

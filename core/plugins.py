@@ -70,16 +70,15 @@ def _distribution(ep: EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"], dist.version
 
 
-def _ordered(eps: Iterable[EntryPoint]) -> list[EntryPoint]:
-    """Our own distribution's entry points first, then the others by distribution and name.
+def _ordered(eps: Iterable[EntryPoint]) -> list[tuple[EntryPoint, str, str]]:
+    """Each entry point with its distribution's name and version (read once): our own
+    distribution's first, then the others by distribution and name.
 
     Why: when two plugins claim one connector name the first keeps it, so the order must not
     depend on sys.path order; a third-party plugin never shadows a built-in connector.
     """
-    def key(ep: EntryPoint) -> tuple[bool, str, str]:
-        package = _distribution(ep)[0]
-        return (package != "leadbridge", package.lower(), ep.name)
-    return sorted(eps, key=key)
+    found = [(ep, *_distribution(ep)) for ep in eps]
+    return sorted(found, key=lambda f: (f[1] != "leadbridge", f[1].lower(), f[0].name))
 
 
 def load_registry(extra_plugins: list[tuple[str, ModuleType | object]] | None = None) -> Registry:
@@ -88,10 +87,9 @@ def load_registry(extra_plugins: list[tuple[str, ModuleType | object]] | None = 
     registry = Registry()
     pm = get_plugin_manager()
     sources: dict[str, tuple[str, str]] = {}
-    for ep in _ordered(entry_points(group=ENTRY_POINT_GROUP)):
+    for ep, package, version in _ordered(entry_points(group=ENTRY_POINT_GROUP)):
         if not _wanted(ep):
             continue
-        package, version = _distribution(ep)
         try:
             module = ep.load()
             pm.register(module, name=ep.name)

@@ -55,8 +55,12 @@ def canonical(name: str) -> str:
         raise ConfigError(f"unknown encoding {name!r} (try utf-8, cp1252, latin-1, utf-16)") from None
 
 
-def sniff(path: Path) -> tuple[str, str]:
-    """(encoding, reason) without reading the file into memory.
+def sniff(path: Path) -> tuple[str, str, bool | None]:
+    """(encoding, reason, has CR) without reading the file into memory.
+
+    The third item says whether the file holds a carriage return, learned on the same pass
+    (``decide`` needs it, and a second full read of a large file is the cost it avoids);
+    None when the sniff stopped before reading the whole file (a BOM or UTF-16).
 
     A BOM decides. Else: valid UTF-8 everywhere -> utf-8. Else, when well-formed multi-byte
     sequences outnumber the stray high bytes, it is UTF-8 with a few bad lines (reported as
@@ -67,20 +71,22 @@ def sniff(path: Path) -> tuple[str, str]:
         head = fh.read(4)
         for bom, enc in _BOMS:
             if head.startswith(bom):
-                return enc, "byte order mark"
+                return enc, "byte order mark", None
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         valid_utf8 = True
         multi = high = 0
         cp1252_ok = True
         first = True
+        has_cr = False
         while chunk := fh.read(CHUNK):
+            has_cr = has_cr or b"\r" in chunk
             if first:
                 first = False
                 sample = chunk[:4096]
                 if len(sample) >= 4 and sample.count(0) * 3 > len(sample):
                     evens, odds = sample[0::2].count(0), sample[1::2].count(0)
-                    return ("utf-16-le" if odds > evens else "utf-16-be"), "NUL byte pattern"
+                    return ("utf-16-le" if odds > evens else "utf-16-be"), "NUL byte pattern", None
             if valid_utf8:
                 try:
                     decoder.decode(chunk)
@@ -97,14 +103,14 @@ def sniff(path: Path) -> tuple[str, str]:
         if valid_utf8:
             try:
                 decoder.decode(b"", final=True)
-                return "utf-8", "valid UTF-8"
+                return "utf-8", "valid UTF-8", has_cr
             except UnicodeDecodeError:
-                return "utf-8", "UTF-8 (truncated last character)"
+                return "utf-8", "UTF-8 (truncated last character)", has_cr
     if multi * 2 >= high - multi * 2 and multi > 0:
-        return "utf-8", "UTF-8 with undecodable bytes on some lines"
+        return "utf-8", "UTF-8 with undecodable bytes on some lines", has_cr
     if cp1252_ok:
-        return "cp1252", "not UTF-8; every byte is valid Windows-1252"
-    return "latin-1", "not UTF-8 nor Windows-1252"
+        return "cp1252", "not UTF-8; every byte is valid Windows-1252", has_cr
+    return "latin-1", "not UTF-8 nor Windows-1252", has_cr
 
 
 class _Newlines:
@@ -139,6 +145,7 @@ def _has_cr(path: Path) -> bool:
 def decide(path: Path, given: str | None, workdir: Path) -> Decided:
     """The encoding (given or sniffed) and a UTF-8, LF-only file for DuckDB: the original
     when it is both already, else a rewritten copy in ``workdir``."""
+    has_cr: bool | None = None
     if given:
         enc, reason = canonical(given), "given"
         if enc == "utf-8":
@@ -146,9 +153,9 @@ def decide(path: Path, given: str | None, workdir: Path) -> Decided:
                 if fh.read(3) == codecs.BOM_UTF8:
                     enc = "utf-8-sig"
     else:
-        enc, reason = sniff(path)
+        enc, reason, has_cr = sniff(path)
     utf8 = enc in ("utf-8", "utf-8-sig")  # DuckDB skips a UTF-8 BOM itself
-    if utf8 and not _has_cr(path):
+    if utf8 and not (_has_cr(path) if has_cr is None else has_cr):
         return Decided(enc, reason, path)
     out = workdir / (path.stem + ".utf8")
     newlines = _Newlines()

@@ -41,13 +41,12 @@ def _slug(expr: str) -> str:
             "'')")
 
 
-def _enum(expr: str, allowed: tuple[str, ...], words: dict[str, str]) -> tuple[str, str]:
-    """(SQL of the MEGA value or NULL, SQL of the raw value when it is not one of them)."""
+def _enum(expr: str, allowed: tuple[str, ...], words: dict[str, str]) -> str:
+    """SQL of the MEGA value ``expr`` means, or NULL when it is none of them."""
     slug = _slug(expr)
     cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in words.items())
     allowed_sql = ", ".join(_lit(a) for a in allowed)
-    value = f"(CASE WHEN {slug} IN ({allowed_sql}) THEN {slug} ELSE (CASE {slug} {cases} END) END)"
-    return value, f"CASE WHEN {value} IS NULL THEN {expr} END"
+    return f"(CASE WHEN {slug} IN ({allowed_sql}) THEN {slug} ELSE (CASE {slug} {cases} END) END)"
 
 
 ENUMS = {"source_platform": (SOURCE_PLATFORMS, PLATFORM_WORDS),
@@ -117,7 +116,7 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
         if name in ENUMS:
             # few distinct values: slug them once in a lookup table, join it back
             allowed, words = ENUMS[name]
-            value, _ = _enum("raw", allowed, words)
+            value = _enum("raw", allowed, words)
             con.execute(f"CREATE OR REPLACE TEMP TABLE _enum_{name} AS SELECT raw, {value} AS val "
                         f"FROM (SELECT DISTINCT {expr} AS raw FROM t WHERE {tab.record_sql})")
             joins.append(f"LEFT JOIN _enum_{name} ON _enum_{name}.raw = {expr}")

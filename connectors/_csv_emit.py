@@ -87,14 +87,14 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
         ok = f"{tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NOT NULL"
         rows, distinct = con.execute(
             f"SELECT count(*), count(DISTINCT {id_sql}) FROM t WHERE {ok}").fetchall()[0]
-    if id_sql is not None and rows != distinct:
-        bad_parts.append(f"""
-            SELECT rid, 'duplicate id ' || to_json(id) || ': a later line has the same id and is kept',
-                   first_rid FROM (
-              SELECT rowid AS rid, {id_sql} AS id, row_number() OVER w AS n,
-                     first_value(rowid) OVER w AS first_rid
-              FROM t WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NOT NULL
-              WINDOW w AS (PARTITION BY {id_sql} ORDER BY rowid DESC)) WHERE n > 1""")
+        if rows != distinct:
+            bad_parts.append(f"""
+                SELECT rid, 'duplicate id ' || to_json(id) || ': a later line has the same id and is kept',
+                       first_rid FROM (
+                  SELECT rowid AS rid, {id_sql} AS id, row_number() OVER w AS n,
+                         first_value(rowid) OVER w AS first_rid
+                  FROM t WHERE {ok}
+                  WINDOW w AS (PARTITION BY {id_sql} ORDER BY rowid DESC)) WHERE n > 1""")
     con.execute("CREATE OR REPLACE TEMP TABLE bad AS " + " UNION ALL ".join(bad_parts))
     bad_count = con.execute("SELECT count(*) FROM bad").fetchall()[0][0]
     need_lines = id_sql is None or bad_count > 0

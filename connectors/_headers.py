@@ -138,10 +138,6 @@ class Mapping:
     #: ("Phone" empty, "Mobile" filled); they stay custom fields as well.
     fallbacks: dict[str, list[int]] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        """One line a user can read: ``'E-mail' -> contact_email (synonym); ...``."""
-        return "; ".join(f"{h!r} -> {t} ({how})" for h, t, how in self.rows)
-
 
 def map_headers(headers: list[str], *, explicit: dict[str, str] | None = None,
                 id_column: str | None = None) -> Mapping:

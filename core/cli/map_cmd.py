@@ -17,9 +17,8 @@ from typing import Any, Optional
 import typer
 
 from ..errors import ConfigError
+from ..pipeline.job import _SECRET_WORDS  # the words the job loader refuses as keys
 from ._common import build_connector, friendly_errors, parse_options
-
-_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .mapping_inspect import Profile
+from .mapping_inspect import TAG_KEYS, Profile
 from .mapping_model import TODO
 from .mega_model import LEAD_LINES, SOURCE_PLATFORMS, SOURCE_TYPES
 
@@ -145,7 +145,7 @@ def propose(p: Profile, mega: MegaSide, *, source_platform: str | None = None) -
     for key, count in sorted(p.custom_fields.items(), key=lambda kv: (-kv[1], kv[0])):
         if not count:  # the key is there but always empty: nothing would ever be sent
             continue
-        if key.strip().lower() in ("tags", "tag", "labels") and slugs is not None and \
+        if key.strip().lower() in TAG_KEYS and slugs is not None and \
                 not any(compact(s) == compact(key) for s in slugs):
             out.fields.append(Entry(key, "-", "drop", count,
                                     "tags are not a MEGA field; the lead-line rule may read them"))

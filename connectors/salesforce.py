@@ -79,19 +79,15 @@ def _literal(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _soql_dt(value: str, minus: int = 0) -> str:
+def _soql_dt(value: str) -> str:
     """Salesforce's ``2026-02-01T10:00:00.000+0000`` -> a SOQL literal ``...Z``."""
-    if not minus:
-        return value[:19] + "Z"
-    moment = datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S") - timedelta(seconds=minus)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value[:19] + "Z"
 
 
 def _window(versions: dict[str, str], top: str, lookback: int) -> dict[str, str]:
     """The versions (``SystemModstamp`` text to the millisecond) at most ``lookback`` seconds
     before ``top``; at most RECENT_CAP of the newest (dropping some only costs a re-read)."""
-    floor = (datetime.strptime(top[:19], "%Y-%m-%dT%H:%M:%S")
-             - timedelta(seconds=lookback)).strftime("%Y-%m-%dT%H:%M:%S")
+    floor = (_parse_dt(top) - timedelta(seconds=lookback)).strftime("%Y-%m-%dT%H:%M:%S")
     kept = {k: v for k, v in versions.items() if v >= floor}
     if len(kept) > RECENT_CAP:
         kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-RECENT_CAP:])
@@ -297,8 +293,8 @@ class SalesforceConnector(Connector):
         lookback = self.config["lookback_seconds"]
         lower, low = "", FLOOR
         if cursor and lookback > 0:
-            lower = f"SystemModstamp >= {_soql_dt(cursor['ts'], minus=lookback)}"
             low = _parse_dt(cursor["ts"]) - timedelta(seconds=lookback)
+            lower = f"SystemModstamp >= {_literal(low)}"
         elif cursor:
             lower, low = _keyset(cursor), _parse_dt(cursor["ts"])
         where = f" WHERE {lower}" if lower else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from ..mega_model import (
+    PHONE_EXTENSION_PATTERN,
     LEAD_LINES,
     PHONE_KEY_DIGITS,
     SOURCE_PLATFORMS,
@@ -22,6 +23,7 @@ from . import phones
 from .custom import HOUSEHOLD_KEY, CustomLayout
 from .options import EngineOptions
 
+_EXT = PHONE_EXTENSION_PATTERN.replace("(?i)", "")
 NO_CONTACT = "no usable name, email or phone"
 DELETED = "deleted at source"
 
@@ -84,7 +86,7 @@ def _lit(text: str) -> str:
 def _fast_strip(ws: Workspace) -> None:
     """``lb_fstrip``: ``lb_strip`` that skips its regex when neither end is whitespace (almost
     every value): the same result at a fraction of the cost over a dozen columns. The email
-    macros of ``mega_model`` get ``lb_f*`` twins calling it (same text otherwise)."""
+    and phone macros of ``mega_model`` get ``lb_f*`` twins calling it (same text otherwise)."""
     chars = _lit(SURROUNDING_WHITESPACE)
     ws.con.execute(f"""
         CREATE OR REPLACE TEMP MACRO lb_fstrip(s) AS CASE
@@ -95,6 +97,9 @@ def _fast_strip(ws: Workspace) -> None:
             if f"MACRO {name}(" in statement:
                 ws.con.execute(statement.replace(f"MACRO {name}(", f"TEMP MACRO lb_f{name[3:]}(")
                                .replace("lb_strip(", "lb_fstrip("))
+        if "MACRO lb_phone_" in statement:  # the phone macros call each other: rename all
+            ws.con.execute(statement.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO")
+                           .replace("lb_phone_", "lb_fphone_").replace("lb_strip(", "lb_fstrip("))
 
 
 def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
@@ -102,11 +107,18 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
     return the layout of its ``custom`` column."""
     con = ws.con
     _fast_strip(ws)
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lb_phone_raw AS
-        SELECT raw, lb_phone_clean(raw) AS clean, lb_phone_key(raw) AS key,
-               lb_phone_ext(raw) AS ext
-        FROM (SELECT DISTINCT contact_phone AS raw FROM records WHERE contact_phone IS NOT NULL)
+        -- lb_phone_clean/key/ext, with the extension split and the digit regex done once
+        -- per value (the macros each redo them); digits feeds the classifier as is
+        SELECT raw, CASE WHEN digits <> '' THEN noext END AS clean,
+               nullif(right(digits, {PHONE_KEY_DIGITS}), '') AS key,
+               CASE WHEN noext IS DISTINCT FROM lb_fstrip(raw)
+                    THEN regexp_extract(raw, '{_EXT}', 1, 'i') END AS ext,
+               CASE WHEN digits <> '' THEN digits END AS digits
+        FROM (SELECT raw, noext, regexp_replace(noext, '[^0-9]', '', 'g') AS digits
+              FROM (SELECT raw, lb_fphone_noext(raw) AS noext FROM (
+                SELECT DISTINCT contact_phone AS raw FROM records WHERE contact_phone IS NOT NULL)))
     """)
     if options.classify_phones:
         phones.classify(ws, "lb_phone_raw", options.phone_region)

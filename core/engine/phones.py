@@ -91,14 +91,15 @@ def classify_python(values: list[str | None], region: str) -> list[tuple[str, st
 
 def classify(ws: Workspace, source_table: str, region: str = "US") -> None:
     """Create ``lb_phone_class(clean, status, e164)`` for every distinct ``clean`` phone
-    in ``source_table`` (a trusted internal table name)."""
+    in ``source_table`` (a trusted internal table name with ``clean`` and its ``digits``)."""
     con = ws.con
     fast = fast_path_sql(region)
+    # digits of clean = the digits the source table already holds (clean is the value
+    # without its extension, digits its digits): no second regex pass
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _lb_phone_digits AS
-        SELECT clean, regexp_replace(clean, '[^0-9]', '', 'g') AS digits,
-               starts_with(clean, '+') AS plus
-        FROM (SELECT DISTINCT clean FROM {source_table} WHERE clean IS NOT NULL)""")
+        SELECT clean, any_value(digits) AS digits, starts_with(clean, '+') AS plus
+        FROM {source_table} WHERE clean IS NOT NULL GROUP BY clean""")
     parts = []
     if fast:
         code, length, valid_sql = fast

@@ -37,6 +37,10 @@ OPTIONS = {
 }
 
 
+RAW_CUSTOM = ['{"city": "Oslo", "budget": 3}', "[1, 2]", '"text"', "7", "null", "not json",
+              '{"city": {"zip": "0150"}}', '[{"city": "x"}]', "", "{bad"]
+
+
 @st.composite
 def lead(draw: Any, i: int) -> dict[str, Any]:
     return {
@@ -48,7 +52,9 @@ def lead(draw: Any, i: int) -> dict[str, Any]:
         "owner": draw(st.sampled_from([None, "alice", "  "])),
         "custom_fields": draw(st.one_of(st.none(), st.dictionaries(
             st.sampled_from(["budget", "city", "ünï", "source_owner", "household_phone"]),
-            st.sampled_from(["1", "", "é\"q", "x"]), max_size=3))),
+            st.sampled_from(["1", "", "é\"q", "x"]), max_size=3),
+            # raw texts a connector may pass through: not JSON, not an object, nested
+            st.sampled_from(RAW_CUSTOM))),
         "updated_at": draw(st.sampled_from([None, "2024-01-01T00:00:00Z",
                                             "2024-01-02T00:00:00Z"])),
     }
@@ -78,6 +84,16 @@ def test_struct_custom_fields_equal_the_list_form(recs: list[dict[str, Any]], na
         mp.setattr("leadbridge.engine.custom.MAX_STRUCT_KEYS", 0)
         general = _run(recs, OPTIONS[name])
     assert fast == general
+
+
+def test_custom_fields_text_that_is_not_a_json_object_gives_no_fields() -> None:
+    recs = [{"source_id": str(i), "contact_email": f"p{i}@x.com", "custom_fields": text}
+            for i, text in enumerate(RAW_CUSTOM)]
+    rows, _, _ = _run(recs, EngineOptions(classify_phones=False))
+    fields = {r["contact_email"]: r["custom_fields"] for r in rows}
+    assert fields == {"p0@x.com": {"budget": "3", "city": "Oslo"},
+                      "p6@x.com": {"city": '{"zip":"0150"}'},
+                      **{f"p{i}@x.com": None for i in (1, 2, 3, 4, 5, 7, 8, 9)}}
 
 
 def test_keys_differing_only_by_case_take_the_list_form() -> None:

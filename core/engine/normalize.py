@@ -142,7 +142,7 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
                         f"WHERE {column} IS NOT NULL)")
     stage_expr = "sm.dst"
     owner_expr = "om.dst"
-    owner_raw = "nullif(lb_fstrip(r.owner), '')"
+    owner_raw = "nullif(r._owner, '')"
     cf_extra, custom_sql, layout = _custom_sql(ws, {
         "phone_extension": "p.ext",
         "source_owner": f"CASE WHEN ({owner_expr}) IS NULL THEN {owner_raw} END",
@@ -151,31 +151,35 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
         CREATE OR REPLACE TEMP TABLE lb_norm AS
         WITH base AS (
           SELECT r._rid AS rid, r.source, r.source_id,
-            coalesce(nullif(lb_fstrip(r.contact_name), ''),
-                     nullif(lb_fstrip(concat_ws(' ', nullif(lb_fstrip(r.first_name), ''),
-                                                    nullif(lb_fstrip(r.last_name), ''))), '')
+            -- first and last are stripped, so their join needs no strip of its own
+            coalesce(nullif(r._name, ''),
+                     nullif(concat_ws(' ', nullif(lb_fstrip(r.first_name), ''),
+                                           nullif(lb_fstrip(r.last_name), '')), '')
             ) AS name,
-            nullif(lb_fstrip(r.contact_email), '') AS email_raw,
-            lb_femail_valid(r.contact_email) AS email_ok,
-            lb_femail_key(r.contact_email) AS email_key0,
+            nullif(r._email, '') AS email_raw,
+            lb_femail_valid(r._email) AS email_ok,  -- the macros' own strip is now a no-op
+            lb_femail_key(r._email) AS email_key0,
             r.contact_phone AS phone_raw,
             p.clean AS phone_clean, p.key AS phone_key, p.ext AS phone_ext,
             pc.status AS phone_status, pc.e164 AS phone_e164,
-            CASE WHEN lb_fstrip(r.source_platform) IN {_in_list(SOURCE_PLATFORMS)}
-                 THEN lb_fstrip(r.source_platform) END AS source_platform,
-            CASE WHEN lb_fstrip(r.source_type) IN {_in_list(SOURCE_TYPES)}
-                 THEN lb_fstrip(r.source_type) END AS source_type,
-            CASE WHEN lower(lb_fstrip(r.lead_line)) IN {_in_list(LEAD_LINES)}
-                 THEN lower(lb_fstrip(r.lead_line)) END AS lead_line,
+            CASE WHEN r._platform IN {_in_list(SOURCE_PLATFORMS)} THEN r._platform END
+              AS source_platform,
+            CASE WHEN r._type IN {_in_list(SOURCE_TYPES)} THEN r._type END AS source_type,
+            CASE WHEN r._line IN {_in_list(LEAD_LINES)} THEN r._line END AS lead_line,
             {stage_expr} AS stage_slug,
             {owner_expr} AS owner_id,
-            nullif(lb_fstrip(r.owner), '') AS owner_raw,
+            nullif(r._owner, '') AS owner_raw,
             {custom_sql} AS custom,
             epoch_us(try_cast(r.updated_at AS TIMESTAMPTZ)) AS updated_us,
             epoch_us(try_cast(r.created_at AS TIMESTAMPTZ)) AS created_us,
             nullif(lb_fstrip(r.reject_reason), '') AS source_reject,
             coalesce(r.deleted, false) AS deleted
-          FROM (SELECT r.rowid AS _rid, r.*, {cf_extra} FROM records r) r
+          -- each stripped value once (a macro repeats its argument in every branch)
+          FROM (SELECT r.rowid AS _rid, r.*, {cf_extra}, lb_fstrip(r.contact_name) AS _name,
+                       lb_fstrip(r.contact_email) AS _email, lb_fstrip(r.owner) AS _owner,
+                       lb_fstrip(r.source_platform) AS _platform,
+                       lb_fstrip(r.source_type) AS _type, lower(lb_fstrip(r.lead_line)) AS _line
+                FROM records r) r
           LEFT JOIN lb_phone_raw p ON p.raw = r.contact_phone
           LEFT JOIN lb_phone_class pc ON pc.clean = p.clean
           LEFT JOIN _lb_stage_map sm ON sm.src = r.stage

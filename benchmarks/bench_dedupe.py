@@ -97,6 +97,15 @@ def run_leadbridge(path: str, threads: int, reader: str = "bench") -> dict:
             "chunks": result.chunks}
 
 
+def run_floor(path: str, threads: int) -> dict:
+    from floor_dedupe import run_floor as floor
+
+    connector, how = _csv_connector(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = floor(connector, Path(tmp) / "out", threads)
+    return {**result, "reader": how}
+
+
 def _keyed_table(con, path: str) -> None:  # type: ignore[no-untyped-def]
     from leadbridge.mega_model import duckdb_macros
 
@@ -178,7 +187,7 @@ def run_python(path: str, threads: int) -> dict:
 
 
 CONTENDERS = {"scan": run_scan, "leadbridge": run_leadbridge, "splink": run_splink,
-              "python": run_python}
+              "floor": run_floor, "python": run_python}
 
 
 def child(name: str, path: str, threads: int) -> None:

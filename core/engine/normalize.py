@@ -60,7 +60,8 @@ def _custom_sql(ws: Workspace, engine: dict[str, str],
     layout = CustomLayout.choose(ws.con, keys, [*engine, *extra_keys])
     if layout.is_struct:
         spec = json.dumps({k: "VARCHAR" for k in keys}, ensure_ascii=False).replace("'", "''")
-        extra = f"try(json_transform(r.custom_fields, '{spec}')) AS _cfs" if keys else "NULL AS _cfs"
+        extra = (f"try(json_transform(r.custom_fields, '{spec}')) AS _cfs" if keys
+                 else "NULL AS _cfs")
         values = {}
         for key in layout.keys or ():
             source = f"struct_extract(r._cfs, {_lit(key)})" if key in keys else None
@@ -100,7 +101,7 @@ def _fast_strip(ws: Workspace) -> None:
                 ws.con.execute(statement.replace(f"MACRO {name}(", f"TEMP MACRO lb_f{name[3:]}(")
                                .replace("lb_strip(", "lb_fstrip("))
         if "MACRO lb_phone_" in statement:  # the phone macros call each other: rename all
-            ws.con.execute(statement.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO")
+            ws.con.execute(statement.replace("OR REPLACE MACRO", "OR REPLACE TEMP MACRO")
                            .replace("lb_phone_", "lb_fphone_").replace("lb_strip(", "lb_fstrip("))
 
 

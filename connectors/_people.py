@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ._recent import RecentVersions
+
 UTC = timezone.utc
 
 
@@ -123,15 +125,15 @@ class RunCursor:
         self.lookback = timedelta(seconds=lookback_seconds)
         self.since = saved - self.lookback if saved else None
         self.high = saved
-        # id -> timestamp (ISO) of the version earlier runs yielded, inside the lookback
-        self._sent_before: dict[str, str] = {}
+        # id -> timestamp (ISO text, which sorts as time) of the versions yielded near the
+        # cursor: by earlier runs (before) and by this one (now)
+        self._recent: RecentVersions[str] = RecentVersions(
+            state.get(key + "_recent") if saved else None)
         if saved:
-            self._sent_before.update(state.get(key + "_recent") or {})
             for rid in state.get(key + "_ids") or []:  # yielded at the cursor itself
-                self._sent_before[rid] = iso(saved)
-        self._high_ids = {rid for rid, ts in self._sent_before.items() if ts == iso(saved)} \
-            if saved else set()
-        self._versions: dict[str, str] = dict(self._sent_before)
+                self._recent.before[rid] = iso(saved)
+        self._high_ids = {rid for rid, ts in self._recent.before.items()
+                          if ts == iso(saved)} if saved else set()
         self._seen: set[str] = set()
 
     def first(self, record_id: str) -> bool:
@@ -148,9 +150,12 @@ class RunCursor:
         self._seen.add(record_id)
         if dt is not None:
             version = iso(dt)
-            if self._sent_before.get(record_id) == version:
+            if self._recent.sent_before(record_id, version):
                 return False
-            self._versions[record_id] = version
+            self.see(dt, record_id)
+            if self._recent.add(record_id, version) and self.lookback and self.high:
+                self._recent.trim(iso(self.high - self.lookback))
+            return True
         self.see(dt, record_id)
         return True
 
@@ -174,10 +179,6 @@ class RunCursor:
                 self.state.pop(self.key + "_ids", None)
             if not self.lookback:
                 return  # the boundary ids are all an inclusive bound needs
-            floor = self.high - self.lookback
-            recent = {rid: ts for rid, ts in self._versions.items()
-                      if (parsed := parse_ts(ts)) is not None and parsed >= floor}
-            if len(recent) <= self.MAX_BOUNDARY_IDS:
-                self.state[self.key + "_recent"] = dict(sorted(recent.items()))
-            else:  # too many to keep: fall back to re-reading the window (staging dedupes)
-                self.state.pop(self.key + "_recent", None)
+            # beyond CAP only the newest are kept: the rest is merely re-read (staging dedupes)
+            self.state[self.key + "_recent"] = self._recent.to_save(
+                iso(self.high - self.lookback))

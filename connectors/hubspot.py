@@ -23,6 +23,7 @@ from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
 from ._http import HttpClient, base_url_option
+from ._recent import CAP, RecentVersions
 
 BASE_PROPERTIES = (
     "email", "firstname", "lastname", "phone", "mobilephone", "hs_additional_emails",
@@ -38,7 +39,6 @@ CURSOR = "hubspot_lastmodified_ms"
 RECENT = "hubspot_recent"
 #: the newest archivedAt (ms) reported, and the ids archived at exactly that moment
 ARCHIVED = "hubspot_archived_ms"
-RECENT_CAP = 10_000
 
 
 def property_chunks(props: list[str], max_chars: int) -> list[list[str]]:
@@ -54,14 +54,6 @@ def property_chunks(props: list[str], max_chars: int) -> list[list[str]]:
         size += cost
     return chunks
 
-
-def _window(versions: dict[str, int], floor: int) -> dict[str, int]:
-    """The versions at or after ``floor``, at most RECENT_CAP of the newest (dropping some
-    only costs a harmless re-read)."""
-    kept = {k: v for k, v in versions.items() if v >= floor}
-    if len(kept) > RECENT_CAP:
-        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-RECENT_CAP:])
-    return kept
 
 
 def _ms(value: str | None) -> int | None:
@@ -187,9 +179,8 @@ class HubSpotConnector(Connector):
             cursor = state.get(CURSOR) if self.config["incremental"] else None
             lookback_ms = self.config["lookback_seconds"] * 1000
             # versions the previous run sent near its cursor: a lookback re-read skips them
-            sent_before = {str(k): int(v) for k, v in (state.get(RECENT) or {}).items()} \
-                if cursor else {}
-            recent: dict[str, int] = {}
+            versions: RecentVersions[int] = RecentVersions(
+                state.get(RECENT) if cursor else None, convert=int)
             seen: set[str] = set()
             merged: set[str] = set()
             high = int(cursor) if cursor else 0
@@ -202,12 +193,11 @@ class HubSpotConnector(Connector):
                 seen.add(cid)
                 props_ = contact.get("properties") or {}
                 ms = _ms(props_.get("lastmodifieddate")) or 0
-                if cid in sent_before and sent_before[cid] == ms:
+                if versions.sent_before(cid, ms):
                     continue  # this very version was sent by the previous run
                 high = max(high, ms)
-                recent[cid] = ms
-                if len(recent) > 2 * RECENT_CAP:
-                    recent = _window(recent, high - lookback_ms)
+                if versions.add(cid, ms):
+                    versions.trim(high - lookback_ms)
                 merged.update(m.strip() for m in (props_.get("hs_merged_object_ids") or "")
                               .split(";") if m.strip())
                 yield self._record(contact, owners, custom, self.config["stage_property"])
@@ -222,7 +212,7 @@ class HubSpotConnector(Connector):
                 # older than the newest contact seen: never save past the run start
                 saved = min(high, max(started_ms, int(cursor or 0)))
                 state[CURSOR] = saved
-                state[RECENT] = _window({**sent_before, **recent}, saved - lookback_ms)
+                state[RECENT] = versions.to_save(saved - lookback_ms)
 
     def _archived(self, http: HttpClient, state: dict[str, Any], seen: set[str],
                   incremental: bool) -> Iterator[dict[str, Any]]:
@@ -244,7 +234,7 @@ class HubSpotConnector(Connector):
             yield {"source_id": cid, "source_platform": "hubspot", "deleted": True}
         if high:
             state[ARCHIVED] = high
-            state[ARCHIVED + "_ids"] = sorted(high_ids)[:RECENT_CAP]
+            state[ARCHIVED + "_ids"] = sorted(high_ids)[:CAP]
 
     def _paged(self, http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[dict]:
         after = None

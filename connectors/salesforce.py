@@ -23,6 +23,7 @@ from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
 from ._http import HttpClient, vendor_message
+from ._recent import RecentVersions
 from ._salesforce_auth import default_audience, load_private_key, token_form
 from ._salesforce_bulk import bulk_query
 
@@ -36,7 +37,6 @@ BASE_FIELDS = {
                 "SystemModstamp"),
 }
 CURSOR = "salesforce_cursor"
-RECENT_CAP = 10_000
 _LIMIT = re.compile(r"api-usage=(\d+)/(\d+)")
 _DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
 #: Field types of the base fields that are not text (CSV results carry no types).
@@ -84,14 +84,10 @@ def _soql_dt(value: str) -> str:
     return value[:19] + "Z"
 
 
-def _window(versions: dict[str, str], top: str, lookback: int) -> dict[str, str]:
-    """The versions (``SystemModstamp`` text to the millisecond) at most ``lookback`` seconds
-    before ``top``; at most RECENT_CAP of the newest (dropping some only costs a re-read)."""
-    floor = (_parse_dt(top) - timedelta(seconds=lookback)).strftime("%Y-%m-%dT%H:%M:%S")
-    kept = {k: v for k, v in versions.items() if v >= floor}
-    if len(kept) > RECENT_CAP:
-        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-RECENT_CAP:])
-    return kept
+def _floor(top: str, lookback: int) -> str:
+    """The oldest version (``SystemModstamp`` text, compared as text) ``lookback`` seconds
+    before ``top`` that a lookback re-read still covers."""
+    return (_parse_dt(top) - timedelta(seconds=lookback)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _newer(cur: dict, old: dict | None) -> bool:
@@ -246,25 +242,24 @@ class SalesforceConnector(Connector):
             for obj in self._objects:
                 saved = cursors.get(obj) or {}
                 # versions the previous run sent near its cursor: a lookback re-read skips them
-                sent_before = dict(saved.get("recent") or {}) if lookback > 0 else {}
-                recent: dict[str, str] = {}
+                versions: RecentVersions[str] = RecentVersions(
+                    saved.get("recent") if lookback > 0 else None)
                 for rec, cur, kind in self._read(http, obj, cursors.get(obj)):
                     if kind != "end":
                         version = cur["ts"][:23]
-                        if sent_before.get(cur["id"]) == version:
+                        if versions.sent_before(cur["id"], version):
                             rec = None  # this very version was sent by the previous run
-                        elif lookback > 0:
-                            recent[cur["id"]] = version
-                            if len(recent) > 2 * RECENT_CAP:
-                                recent = _window(recent, max(recent.values()), lookback)
+                        elif lookback > 0 and versions.add(cur["id"], version):
+                            versions.trim(_floor(max(versions.now.values()), lookback))
                     if kind != "bulk_row" and _newer(cur, cursors.get(obj)):
-                        cursors[obj] = {**cur, **({"recent": sent_before} if sent_before else {})}
+                        cursors[obj] = {**cur, **({"recent": versions.before}
+                                                  if versions.before else {})}
                         state[CURSOR] = dict(cursors)
                     if rec is not None:
                         yield rec
                 if lookback > 0 and obj in cursors:
-                    cursors[obj] = {**cursors[obj], "recent": _window(
-                        {**sent_before, **recent}, cursors[obj]["ts"][:23], lookback)}
+                    cursors[obj] = {**cursors[obj], "recent": versions.to_save(
+                        _floor(cursors[obj]["ts"][:23], lookback))}
                     state[CURSOR] = dict(cursors)
 
     def _api(self, path: str) -> str:

@@ -22,6 +22,7 @@ from leadbridge.engine import (
 )
 from leadbridge.engine.phones import classify_python
 from leadbridge.errors import ConfigError, SourceDataError
+from leadbridge.records import CANONICAL_FIELDS
 from leadbridge.workspace import Workspace
 
 from .conftest import ListConnector
@@ -43,6 +44,35 @@ def test_stage_replaces_same_source_id_and_keeps_last_duplicate(ws: Workspace) -
         ("1", "Newest"), ("2", None)]
     stage(ws, "other", [{"source_id": "1"}])  # another source never replaces
     assert ws.con.execute("SELECT count(*) FROM records").fetchone() == (3,)
+
+
+def test_the_last_duplicate_in_the_stream_wins_across_batches_and_threads() -> None:
+    # 20 batches of 10,000 (two DuckDB row groups): every id appears in several batches;
+    # the INSERT is not asked to keep the stream's order, the stream position decides
+    batches = [pa.RecordBatch.from_pydict({
+        "source_id": [str((b * 7919 + i) % 90_000) for i in range(10_000)],
+        "contact_name": [f"b{b}" for _ in range(10_000)]}) for b in range(20)]
+    last = {}
+    for b, batch in enumerate(batches):
+        for sid in batch.column("source_id").to_pylist():
+            last[sid] = f"b{b}"
+    with Workspace.open(None, threads=2) as ws:
+        stats = stage(ws, "crm", batches)
+        assert (stats.received, stats.staged) == (200_000, len(last))
+        assert dict(ws.con.execute("SELECT source_id, contact_name FROM records").fetchall()) \
+            == last
+
+
+def test_stage_upgrades_a_records_table_made_before_stream_positions(ws: Workspace) -> None:
+    types = {"emails": "VARCHAR[]", "phones": "VARCHAR[]", "deleted": "BOOLEAN"}
+    old = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in ("source", *CANONICAL_FIELDS))
+    ws.con.execute(f"CREATE TABLE records ({old}, stage_seq BIGINT)")  # no stage_pos
+    ws.con.execute("INSERT INTO records (source, source_id, contact_name, stage_seq) "
+                   "VALUES ('crm', '1', 'Old', 1)")
+    stats = stage(ws, "crm", [{"source_id": "1", "contact_name": "A"},
+                              {"source_id": "1", "contact_name": "B"}])
+    assert (stats.replaced, stats.duplicates) == (1, 1)
+    assert ws.con.execute("SELECT source_id, contact_name FROM records").fetchall() == [("1", "B")]
 
 
 def test_stage_accepts_arrow_batches_and_rejects_missing_ids(ws: Workspace) -> None:

@@ -190,7 +190,7 @@ def build(ws: Workspace, options: EngineOptions | None = None, *,
                 con.execute("DROP TABLE IF EXISTS lb_phone_raw")
             detect(ws, options)
             _effective(ws)
-            rounds = components(ws, "lb_eligible")
+            graph = components(ws, "lb_eligible")
             _groups(ws, options, layout)
             build_golden(ws, merge(ws, options, layout), layout)
             find_conflicts(ws)
@@ -198,8 +198,6 @@ def build(ws: Workspace, options: EngineOptions | None = None, *,
             stats = con.execute("""
                 SELECT count(*), count(*) FILTER (reject_reason IS NOT NULL AND NOT deleted),
                        count(*) FILTER (deleted),
-                       count(DISTINCT ekey) FILTER (reject_reason IS NULL),
-                       count(DISTINCT pkey) FILTER (reject_reason IS NULL),
                        count(*) FILTER (email_invalid AND reject_reason IS NULL),
                        count(*) FILTER (phone_short AND reject_reason IS NULL)
                 FROM lb_state""").fetchone()
@@ -214,10 +212,11 @@ def build(ws: Workspace, options: EngineOptions | None = None, *,
                 con.execute(f"DROP TABLE IF EXISTS {name}")
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if old_order else 'false'}")
-    records, rejected, deleted, emails, phones, invalid, short = stats
+    records, rejected, deleted, invalid, short = stats
     rows, largest, conflicts, placeholders = golden
     return BuildResult(records=records, rejected=rejected, deleted=deleted,
-                       distinct_email_keys=emails, distinct_phone_keys=phones, clusters=rows,
+                       distinct_email_keys=graph.email_keys,
+                       distinct_phone_keys=graph.phone_keys, clusters=rows,
                        largest_cluster=largest, golden_rows=rows, conflicts=conflicts,
                        placeholder_keys=placeholders, invalid_emails=invalid,
-                       short_phones=short, rounds=rounds)
+                       short_phones=short, rounds=graph.rounds)

@@ -13,15 +13,29 @@ the cluster's smallest (source, source_id), so the output does not depend on inp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..workspace import Workspace
 
 #: A phone key is at most 10 digits: (length, value) packs into an exact odd integer id.
 _PHONE_NODE = "((length(phone_key) * 10000000000 + phone_key::BIGINT) * 2 + 1)"
 
 
-def components(ws: Workspace, eligible: str, max_rounds: int = 10_000) -> int:
+@dataclass(frozen=True)
+class Components:
+    """What ``components`` saw: its rounds and the distinct keys (the graph's nodes)."""
+
+    rounds: int
+    email_keys: int
+    phone_keys: int
+
+
+def components(ws: Workspace, eligible: str, max_rounds: int = 10_000) -> Components:
     """Create ``lb_node(rid, node, label)`` for every record of ``eligible`` (a view with
-    rid, email_key, phone_key; keys may be NULL). Returns the number of rounds."""
+    rid, email_key, phone_key; keys may be NULL).
+
+    The distinct key counts come from the node tables it builds anyway (a count of
+    distinct strings over every record cost a pass of its own)."""
     con = ws.con
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _lb_email_node AS
@@ -32,6 +46,9 @@ def components(ws: Workspace, eligible: str, max_rounds: int = 10_000) -> int:
         SELECT e.rid, en.node AS enode,
                CASE WHEN e.phone_key IS NOT NULL THEN {_PHONE_NODE.replace('phone_key', 'e.phone_key')} END AS pnode
         FROM {eligible} e LEFT JOIN _lb_email_node en ON en.email_key = e.email_key""")
+    emails, phones = con.execute("""
+        SELECT (SELECT count(*) FROM _lb_email_node),
+               (SELECT count(DISTINCT pnode) FROM _lb_rec_node)""").fetchall()[0]
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _lb_edges AS
         SELECT DISTINCT enode AS a, pnode AS b FROM _lb_rec_node
@@ -72,4 +89,4 @@ def components(ws: Workspace, eligible: str, max_rounds: int = 10_000) -> int:
         FROM _lb_rec_node r LEFT JOIN _lb_map m ON m.n = coalesce(r.enode, r.pnode)""")
     for name in ("_lb_email_node", "_lb_rec_node", "_lb_edges", "_lb_map", "_lb_step"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
-    return rounds
+    return Components(rounds=rounds, email_keys=emails, phone_keys=phones)

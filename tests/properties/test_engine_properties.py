@@ -82,6 +82,13 @@ def test_partition_equals_reference_union_find(recs: list[dict[str, Any]]) -> No
         if row_ref is not None:
             groups.setdefault(row_ref, set()).add(source_id)
     assert {frozenset(g) for g in groups.values()} == reference_partition(recs)
+    # the summary's distinct keys are those of the records that were clustered
+    kept = {sid for sid, ref, _ in out["lineage"] if ref is not None}
+    emails = {mm.email_key(r["contact_email"]) for r in recs if r["source_id"] in kept
+              and mm.is_valid_email(r["contact_email"])}
+    phones = {mm.phone_key(r["contact_phone"]) for r in recs if r["source_id"] in kept}
+    assert out["result"].distinct_email_keys == len(emails - {None})
+    assert out["result"].distinct_phone_keys == len(phones - {None})
 
 
 @FEW

@@ -86,6 +86,24 @@ def test_struct_custom_fields_equal_the_list_form(recs: list[dict[str, Any]], na
     assert fast == general
 
 
+@FEW
+@given(recs=leads())
+def test_one_source_groups_equal_the_general_form(recs: list[dict[str, Any]]) -> None:
+    """One source takes a plain min of the id for each group's first record; a second source
+    (one record sharing no key) forces the (source, id) form: the first source's rows must
+    come out the same, in the same relative order."""
+    options = EngineOptions(classify_phones=False)
+    with Workspace.open(None, threads=1) as ws:
+        stage(ws, "t", recs)
+        build(ws, options)
+        alone = golden_rows(ws)
+        stage(ws, "u", [{"source_id": "zz", "contact_email": "nobody.else@example.org"}])
+        build(ws, options)
+        mixed = [r for r in golden_rows(ws) if r["contact_email"] != "nobody.else@example.org"]
+    assert [{k: v for k, v in r.items() if k != "sort_key"} for r in alone] == \
+        [{k: v for k, v in r.items() if k != "sort_key"} for r in mixed]
+
+
 def test_custom_fields_text_that_is_not_a_json_object_gives_no_fields() -> None:
     recs = [{"source_id": str(i), "contact_email": f"p{i}@x.com", "custom_fields": text}
             for i, text in enumerate(RAW_CUSTOM)]

@@ -1,7 +1,7 @@
 """build(): staged records -> golden rows, lineage, conflicts, placeholders (all in SQL).
 
 Steps (each its own module): normalize -> placeholders -> cluster -> household split ->
-merge -> golden JSON -> conflicts -> lineage. Tables written: ``lineage``, ``golden``,
+lineage -> merge -> golden JSON -> conflicts. Tables written: ``lineage``, ``golden``,
 ``conflicts``, ``placeholders`` (plus ``lb_phone_class`` for inspection).
 """
 
@@ -203,23 +203,27 @@ def build(ws: Workspace, options: EngineOptions | None = None, *,
             _effective(ws)
             graph = components(ws, "lb_eligible")
             _groups(ws, options, layout)
-            build_golden(ws, merge(ws, options, layout), layout)
-            find_conflicts(ws)
+            # everything that reads the per-record state goes first, so it and the graph
+            # are freed before the merge and the golden rows (at 5M records ~0.6 GB of
+            # DuckDB's 2 GB that would otherwise spill)
             _lineage(ws, lineage_path)
             stats = con.execute("""
                 SELECT count(*), count(*) FILTER (reject_reason IS NOT NULL AND NOT deleted),
                        count(*) FILTER (deleted),
                        count(*) FILTER (email_invalid AND reject_reason IS NULL),
                        count(*) FILTER (phone_short AND reject_reason IS NULL)
-                FROM lb_state""").fetchone()
+                FROM lb_state""").fetchall()[0]
+            con.execute("DROP VIEW lb_eligible")
+            con.execute("DROP TABLE lb_state")
+            con.execute("DROP TABLE lb_node")
+            build_golden(ws, merge(ws, options, layout), layout)
+            find_conflicts(ws)
             golden = con.execute("""
                 SELECT (SELECT count(*) FROM golden), (SELECT coalesce(max(records), 0) FROM golden),
                        (SELECT count(DISTINCT row_ref) FROM conflicts),
                        (SELECT count(*) FROM placeholders)""").fetchone()
             con.execute("DROP VIEW IF EXISTS lb_mrec")
-            con.execute("DROP VIEW IF EXISTS lb_eligible")
-            for name in ("lb_node", "lb_grp", "lb_state", "lb_group_ref", "_lb_gf_multi",
-                         "lb_norm", "lb_phone_raw"):
+            for name in ("lb_grp", "lb_group_ref", "_lb_gf_multi", "lb_norm", "lb_phone_raw"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if old_order else 'false'}")

@@ -24,6 +24,9 @@ from .stage import ensure_records_table
 
 #: Parquet compression of every output file (snappy: same content as zstd, less CPU).
 PARQUET_COMPRESSION = "snappy"
+#: lb_norm columns no step reads after the lineage and the counts
+_LINEAGE_ONLY = ("email_key", "phone_key", "phone_status", "email_invalid", "phone_short",
+                 "source_reject", "deleted")
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,11 @@ def build(ws: Workspace, options: EngineOptions | None = None, *,
             con.execute("DROP VIEW lb_eligible")
             con.execute("DROP TABLE lb_state")
             con.execute("DROP TABLE lb_node")
+            # what only lineage, the counts and grouping read (lb_grp holds the keys now)
+            for column in _LINEAGE_ONLY:
+                con.execute(f"ALTER TABLE lb_norm DROP COLUMN {column}")
+            if scratch:  # nobody will inspect it
+                con.execute("DROP TABLE IF EXISTS lb_phone_class")
             build_golden(ws, merge(ws, options, layout), layout)
             find_conflicts(ws)
             golden = con.execute("""

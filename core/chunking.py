@@ -21,10 +21,17 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def idempotency_key(customer_id: str, endpoint: str, body: bytes) -> str:
-    """``lb1-`` + sha256(customer, endpoint, body): stable across retries and re-runs."""
+def idempotency_key(customer_id: str, endpoint: str, body: bytes,
+                    row_ref: str | None = None) -> str:
+    """``lb1-`` + sha256(customer, endpoint, body[, row_ref]): stable across retries and
+    re-runs.
+
+    ``row_ref``: the one golden row a single create is for. Two different rows can have the
+    same create body (a name only, no email or phone: MEGA creates a lead for each), and
+    a key made of the body alone would make MEGA replay the first answer for the second."""
     digest = hashlib.sha256()
-    for part in (customer_id.encode(), endpoint.encode(), body):
+    parts = (customer_id.encode(), endpoint.encode(), body)
+    for part in parts + ((row_ref.encode(),) if row_ref is not None else ()):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return "lb1-" + digest.hexdigest()

@@ -142,7 +142,8 @@ def _store_plan(con: Any, run_id: str, plans: list[RowPlan], *, customer_id: str
         for i, p in enumerate(to_send):
             body = canonical_json(live_body(p.body))
             chunk_rows.append({"index": i, "endpoint": CREATE_ENDPOINT, "body": body,
-                               "key": idempotency_key(customer_id, CREATE_ENDPOINT, body),
+                               "key": idempotency_key(customer_id, CREATE_ENDPOINT, body,
+                                                      row_ref=p.row_ref),
                                "n": 1})
             p.chunk_index = i
     else:

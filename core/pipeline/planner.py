@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from ..chunking import bulk_row, canonical_json
 from ..mega_model import (
@@ -71,16 +72,40 @@ class RowPlan:
     chunk_index: int | None = None
 
 
-def send_hash(body: Mapping[str, Any], on_duplicate: str, content_hash: str | None = None) -> str:
+def send_hash(body: Mapping[str, Any], on_duplicate: str, content_hash: str | None = None,
+              *, row_ref: str | None = None) -> str:
     """Hash of what MEGA would receive for this row (row_ref excluded: it is only a label).
 
     The engine's ``content_hash`` (sha256 of the canonical row JSON without ``row_ref``) is
-    used when present; otherwise the same content is hashed here.
+    used when present; otherwise the same content is hashed here. ``row_ref`` is added for a
+    row with neither email nor phone: MEGA matches such a row to nothing, so another row of
+    the same content is another lead, not "already sent".
     """
     if not content_hash:
         content = {k: v for k, v in body.items() if k != "row_ref"}
         content_hash = hashlib.sha256(canonical_json(content)).hexdigest()
-    return hashlib.sha256(f"{content_hash}|{on_duplicate}".encode()).hexdigest()[:32]
+    text = f"{content_hash}|{on_duplicate}" + (f"|{row_ref}" if row_ref is not None else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _keyless(body: Mapping[str, Any]) -> bool:
+    """No email and no phone: MEGA cannot match the row to any lead."""
+    return not body.get("contact_email") and not body.get("contact_phone")
+
+
+def _answered_before_row_hashes(con: duckdb.DuckDBPyConnection,
+                                row_refs: list[str]) -> set[tuple[str, str]]:
+    """(row_ref, send_hash) pairs these rows were answered under before keyless rows got
+    their own hash (a workspace from then must not send them again)."""
+    if not row_refs:
+        return set()
+    con.register("_lb_keyless", pa.table({"row_ref": pa.array(row_refs, pa.string())}))
+    try:
+        return set(con.execute(
+            "SELECT DISTINCT row_ref, send_hash FROM sync_rows SEMI JOIN _lb_keyless "
+            "USING (row_ref) WHERE status IS NOT NULL").fetchall())
+    finally:
+        con.unregister("_lb_keyless")
 
 
 def row_problems(row: Mapping[str, Any], known: Known) -> list[str]:
@@ -226,8 +251,8 @@ def plan_rows(
     ledger.ensure(con)
     index = LeadIndex.load(con, customer_id)
     prior = prior_answers(con, customer_id)
-    plans: list[RowPlan] = []
-    for ord_, golden_row in enumerate(golden):
+    bodies = []
+    for golden_row in golden:
         body = bulk_row(golden_row)
         if body.get("custom_fields") and isinstance(body["custom_fields"], str):
             import json
@@ -235,8 +260,19 @@ def plan_rows(
             body["custom_fields"] = json.loads(body["custom_fields"]) or None
             if not body["custom_fields"]:
                 del body["custom_fields"]
-        h = send_hash(body, on_duplicate, golden_row.get("content_hash"))
+        bodies.append((body, golden_row.get("content_hash")))
+    legacy = _answered_before_row_hashes(con, [b.get("row_ref", "") for b, _ in bodies
+                                               if _keyless(b)] if prior else [])
+    plans: list[RowPlan] = []
+    for ord_, (body, content_hash) in enumerate(bodies):
+        keyless = _keyless(body)
+        h = send_hash(body, on_duplicate, content_hash,
+                      row_ref=body.get("row_ref", "") if keyless else None)
         before = prior.get(h)
+        if before is None and keyless:  # answered under the content-only hash?
+            old = send_hash(body, on_duplicate, content_hash)
+            if (body.get("row_ref", ""), old) in legacy:
+                before = prior.get(old)
         if before is not None and not (retry_failed and before[0] == "failed"):
             status, lead_id, matched_by, errors = before
             shown = "skipped" if status != "failed" else "failed"

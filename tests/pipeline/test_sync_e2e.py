@@ -121,6 +121,41 @@ def test_live_mode_one_request_per_record_and_idempotent(sandbox: Sandbox, tmp_p
     assert len(sandbox.leads(customer(sandbox))) == golden
 
 
+def test_live_rows_with_the_same_body_are_each_created(sandbox: Sandbox, tmp_path: Path) -> None:
+    # name only: MEGA matches nothing and creates a lead per row. An idempotency key made of
+    # the body alone made MEGA replay the first create for the second row, and for a later
+    # run's row with the same body (found by test_prediction_props in CI)
+    records = [{"source_id": "a", "contact_name": "Ann"}, {"source_id": "b", "contact_name": "Ann"}]
+    ws = tmp_path / "ws.duckdb"
+    first = sync(ListConnector(records), workspace=ws, sandbox=sandbox, mode="live")
+    assert first.summary["row_status"]["created"] == 2
+    later = sync(ListConnector([{"source_id": "c", "contact_name": "Ann"}]), workspace=ws,
+                 sandbox=sandbox, mode="live")
+    assert later.summary["row_status"]["created"] == 1
+    assert len({lead["id"] for lead in sandbox.leads(customer(sandbox))}) == 3
+
+
+def test_keyless_rows_answered_under_the_old_hash_are_not_sent_again(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    from leadbridge.pipeline.planner import send_hash
+
+    records = [{"source_id": "a", "contact_name": "Ann"}]
+    ws = tmp_path / "ws.duckdb"
+    sync(ListConnector(records), workspace=ws, sandbox=sandbox)
+    # what a workspace written before keyless rows got their own hash holds
+    with Workspace.open(ws) as w:
+        (body,) = [json.loads(b) for (b,) in w.con.execute("SELECT body FROM sync_rows").fetchall()]
+        old = send_hash(body, "update")
+        w.con.execute("UPDATE sync_rows SET send_hash = ?", [old])
+        w.con.execute("UPDATE sync_state SET send_hash = ?", [old])
+    again = sync(ListConnector(records), workspace=ws, sandbox=sandbox)
+    assert again.summary["requests"] == 0
+    more = sync(ListConnector([*records, {"source_id": "b", "contact_name": "Ann"}]),
+                workspace=ws, sandbox=sandbox)
+    assert more.summary["row_status"]["created"] == 1
+    assert len(sandbox.leads(customer(sandbox))) == 2
+
+
 def test_on_duplicate_skip_is_predicted_and_reported(sandbox: Sandbox, tmp_path: Path) -> None:
     records = messy_records(10, seed=1)
     sync(ListConnector(records), workspace=tmp_path / "a.duckdb", sandbox=sandbox)

@@ -127,6 +127,7 @@ class JSONServer:
         self._conns: set[Any] = set()
         self._conns_lock = threading.Lock()
         self._stopped = False
+        self._looping = False  # serve_forever() is running in some caller's thread
 
     @property
     def base_url(self) -> str:
@@ -142,11 +143,18 @@ class JSONServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (for a CLI command) until interrupted."""
-        self._httpd.serve_forever(poll_interval=self.poll_interval)
+        self._looping = True
+        try:
+            self._httpd.serve_forever(poll_interval=self.poll_interval)
+        finally:
+            self._looping = False
 
     def stop(self) -> None:
         self._stopped = True
-        self._httpd.shutdown()
+        # shutdown() waits for a serve loop to end: with none running (stopped before it
+        # started, e.g. Ctrl-C right after the CLI printed its address) it would wait forever
+        if self._thread is not None or self._looping:
+            self._httpd.shutdown()
         self._httpd.server_close()
         with self._conns_lock:
             conns, self._conns = list(self._conns), set()

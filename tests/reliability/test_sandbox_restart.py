@@ -74,3 +74,15 @@ def test_client_hanging_up_prints_no_traceback(capfd: pytest.CaptureFixture[str]
         time.sleep(0.6)  # the handlers answer into closed sockets
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipe" not in err, err[-1000:]
+
+
+def test_stop_before_the_serve_loop_starts_returns(tmp_path: Path) -> None:
+    # the CLI binds, prints its address, then serves: a Ctrl-C (or SIGTERM) in between made
+    # stop() wait forever for a serve loop that never ran
+    import threading
+
+    box = Sandbox(SandboxConfig.default(db_path=tmp_path / "sandbox.duckdb")).bind()
+    stopper = threading.Thread(target=box.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "stop() hung on a sandbox that never served"

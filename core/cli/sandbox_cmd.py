@@ -18,7 +18,7 @@ def _split(value: str | None) -> tuple[str, ...] | None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM stops the sandbox like Ctrl-C: the socket and the --db file close cleanly."""
+    """SIGTERM and SIGINT stop the sandbox: the socket and the --db file close cleanly."""
     raise KeyboardInterrupt
 
 
@@ -99,12 +99,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach this "
                        "machine can reach the sandbox (it holds test data only)", err=True)
         typer.echo("Press Ctrl-C to stop.", err=True)
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        # SIGINT too: a process started in the background of a script (`cmd &`) or under
+        # nohup inherits SIGINT *ignored*, and Ctrl-C / kill -INT would never reach it
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             sandbox.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             sandbox.stop()
             typer.echo("sandbox stopped", err=True)

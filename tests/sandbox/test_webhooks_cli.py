@@ -74,11 +74,16 @@ def test_token_spec_parsing() -> None:
             TokenGrant.parse(bad)
 
 
-def _start_cli(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start_cli(*args: str, sigint_ignored: bool = False
+               ) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    def ignore() -> None:  # what `cmd &` in a script or nohup hands a process
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     proc = subprocess.Popen(
         [sys.executable, "-c", "from leadbridge.cli import main; main()", "sandbox", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=ignore if sigint_ignored else None)
     lines: dict[str, str] = {}
     deadline = time.monotonic() + 30
     assert proc.stdout is not None
@@ -92,6 +97,21 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
         if "MEGA_BASE_URL" in lines and ("MEGA_CUSTOMER_ID" in lines or "--token" in args):
             break
     return proc, lines
+
+
+def test_ctrl_c_stops_a_sandbox_started_with_sigint_ignored(tmp_path) -> None:
+    # a background process inherits SIGINT ignored; "Press Ctrl-C to stop" must still hold
+    proc, env = _start_cli("--port", "0", "--db", str(tmp_path / "sb.duckdb"),
+                           sigint_ignored=True)
+    assert env["MEGA_BASE_URL"].startswith("http://127.0.0.1:")
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("SIGINT did not stop the sandbox") from None
+    assert proc.returncode == 0 and "sandbox stopped" in err
 
 
 def test_cli_generates_a_token_serves_and_stops_cleanly(tmp_path) -> None:

@@ -139,13 +139,17 @@ def mega_phone_key(sent_value: str | None) -> str | None:
 
 # --- the same keys as DuckDB SQL macros ---------------------------------------------------
 
+#: The phone-extension pattern for DuckDB's RE2 (case-insensitivity goes in the 'i' flag).
+PHONE_EXTENSION_SQL = PHONE_EXTENSION_PATTERN.replace("(?i)", "")
+
+
 def duckdb_macros() -> list[str]:
     """CREATE MACRO statements computing the keys exactly like the Python functions above.
 
     tests/properties checks the SQL and the Python agree on generated input.
     """
     ws = _WS_CLASS
-    ext = PHONE_EXTENSION_PATTERN.replace("(?i)", "")
+    ext = PHONE_EXTENSION_SQL
     return [
         f"CREATE OR REPLACE MACRO lb_strip(s) AS regexp_replace(s, '^[{ws}]+|[{ws}]+$', '', 'g')",
         "CREATE OR REPLACE MACRO lb_email_key(s) AS nullif(lower(lb_strip(s)), '')",

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..workspace import Workspace
 from .cluster import components
 from .conflicts import find_conflicts
-from .custom import CustomLayout
+from .custom import CustomLayout, lit
 from .golden import build_golden
 from .merge import merge
 from .normalize import DELETED, NO_CONTACT, normalize
@@ -46,10 +46,6 @@ class BuildResult:
     invalid_emails: int
     short_phones: int
     rounds: int
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _effective(ws: Workspace) -> None:
@@ -128,7 +124,7 @@ def _groups(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> None
     # dedupe of one connector) a plain min of the id says the same for a third of the cost
     sources = con.execute("SELECT count(DISTINCT source), min(source) FROM lb_norm").fetchall()[0]
     single = sources[0] == 1
-    first = ("{'s': " + _lit(sources[1]) + ", 'i': min(r.source_id)}" if single
+    first = ("{'s': " + lit(sources[1]) + ", 'i': min(r.source_id)}" if single
              else "min({'s': r.source, 'i': r.source_id})")
     order = "first.i" if single else "first.s, first.i"
     con.execute(f"""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 from ..mega_model import (
-    PHONE_EXTENSION_PATTERN,
     LEAD_LINES,
+    PHONE_EXTENSION_SQL,
     PHONE_KEY_DIGITS,
     SOURCE_PLATFORMS,
     SOURCE_TYPES,
@@ -23,7 +23,6 @@ from . import phones
 from .custom import HOUSEHOLD_KEY, CustomLayout
 from .options import EngineOptions
 
-_EXT = PHONE_EXTENSION_PATTERN.replace("(?i)", "")
 NO_CONTACT = "no usable name, email or phone"
 DELETED = "deleted at source"
 
@@ -89,20 +88,18 @@ def _lit(text: str) -> str:
 def _fast_strip(ws: Workspace) -> None:
     """``lb_fstrip``: ``lb_strip`` that skips its regex when neither end is whitespace (almost
     every value): the same result at a fraction of the cost over a dozen columns. The email
-    and phone macros of ``mega_model`` get ``lb_f*`` twins calling it (same text otherwise)."""
+    macros and the phone's extension split of ``mega_model`` get ``lb_f*`` twins calling it
+    (same text otherwise)."""
     chars = _lit(SURROUNDING_WHITESPACE)
     ws.con.execute(f"""
         CREATE OR REPLACE TEMP MACRO lb_fstrip(s) AS CASE
           WHEN s = '' OR (NOT contains({chars}, left(s, 1)) AND NOT contains({chars}, right(s, 1)))
           THEN s ELSE lb_strip(s) END""")
     for statement in duckdb_macros():
-        for name in ("lb_email_key", "lb_email_valid"):
+        for name in ("lb_email_key", "lb_email_valid", "lb_phone_noext"):
             if f"MACRO {name}(" in statement:
                 ws.con.execute(statement.replace(f"MACRO {name}(", f"TEMP MACRO lb_f{name[3:]}(")
                                .replace("lb_strip(", "lb_fstrip("))
-        if "MACRO lb_phone_" in statement:  # the phone macros call each other: rename all
-            ws.con.execute(statement.replace("OR REPLACE MACRO", "OR REPLACE TEMP MACRO")
-                           .replace("lb_phone_", "lb_fphone_").replace("lb_strip(", "lb_fstrip("))
 
 
 def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
@@ -117,7 +114,7 @@ def normalize(ws: Workspace, options: EngineOptions) -> CustomLayout:
         SELECT raw, CASE WHEN digits <> '' THEN noext END AS clean,
                nullif(right(digits, {PHONE_KEY_DIGITS}), '') AS key,
                CASE WHEN noext IS DISTINCT FROM lb_fstrip(raw)
-                    THEN regexp_extract(raw, '{_EXT}', 1, 'i') END AS ext,
+                    THEN regexp_extract(raw, '{PHONE_EXTENSION_SQL}', 1, 'i') END AS ext,
                CASE WHEN digits <> '' THEN digits END AS digits
         FROM (SELECT raw, noext, regexp_replace(noext, '[^0-9]', '', 'g') AS digits
               FROM (SELECT raw, lb_fphone_noext(raw) AS noext FROM (

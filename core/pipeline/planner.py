@@ -93,17 +93,18 @@ def _keyless(body: Mapping[str, Any]) -> bool:
     return not body.get("contact_email") and not body.get("contact_phone")
 
 
-def _answered_before_row_hashes(con: duckdb.DuckDBPyConnection,
+def _answered_before_row_hashes(con: duckdb.DuckDBPyConnection, customer_id: str,
                                 row_refs: list[str]) -> set[tuple[str, str]]:
-    """(row_ref, send_hash) pairs these rows were answered under before keyless rows got
-    their own hash (a workspace from then must not send them again)."""
+    """(row_ref, send_hash) pairs these rows were answered under, for this customer, before
+    keyless rows got their own hash (a workspace from then must not send them again)."""
     if not row_refs:
         return set()
     con.register("_lb_keyless", pa.table({"row_ref": pa.array(row_refs, pa.string())}))
     try:
         return set(con.execute(
-            "SELECT DISTINCT row_ref, send_hash FROM sync_rows SEMI JOIN _lb_keyless "
-            "USING (row_ref) WHERE status IS NOT NULL").fetchall())
+            "SELECT DISTINCT r.row_ref, r.send_hash FROM sync_rows r "
+            "JOIN sync_runs u USING (run_id) SEMI JOIN _lb_keyless k ON k.row_ref = r.row_ref "
+            "WHERE r.status IS NOT NULL AND u.customer_id = ?", [customer_id]).fetchall())
     finally:
         con.unregister("_lb_keyless")
 
@@ -261,8 +262,8 @@ def plan_rows(
             if not body["custom_fields"]:
                 del body["custom_fields"]
         bodies.append((body, golden_row.get("content_hash")))
-    legacy = _answered_before_row_hashes(con, [b.get("row_ref", "") for b, _ in bodies
-                                               if _keyless(b)] if prior else [])
+    legacy = _answered_before_row_hashes(con, customer_id, [
+        b.get("row_ref", "") for b, _ in bodies if _keyless(b)] if prior else [])
     plans: list[RowPlan] = []
     for ord_, (body, content_hash) in enumerate(bodies):
         keyless = _keyless(body)

@@ -20,7 +20,7 @@ from ..mega_model import (
 )
 from ..workspace import Workspace
 from . import phones
-from .custom import HOUSEHOLD_KEY, CustomLayout
+from .custom import HOUSEHOLD_KEY, CustomLayout, lit
 from .options import EngineOptions
 
 NO_CONTACT = "no usable name, email or phone"
@@ -63,16 +63,16 @@ def _custom_sql(ws: Workspace, engine: dict[str, str],
                  else "NULL AS _cfs")
         values = {}
         for key in layout.keys or ():
-            source = f"struct_extract(r._cfs, {_lit(key)})" if key in keys else None
+            source = f"struct_extract(r._cfs, {lit(key)})" if key in keys else None
             value = engine.get(key)
             value = (f"coalesce({value}, {source})" if value and source else value or source)
             if value:
                 values[key] = f"nullif({value}, '')"
         return extra, layout.pack(values), layout
-    engine_items = ", ".join(f"{{'key': {_lit(k)}, 'value': {v}}}" for k, v in sorted(engine.items()))
+    engine_items = ", ".join(f"{{'key': {lit(k)}, 'value': {v}}}" for k, v in sorted(engine.items()))
     # a source key of an engine key's name survives where the engine value is NULL (as the
     # struct form's coalesce does)
-    overridden = " AND ".join(f"NOT (x.key = {_lit(k)} AND ({v}) IS NOT NULL)"
+    overridden = " AND ".join(f"NOT (x.key = {lit(k)} AND ({v}) IS NOT NULL)"
                               for k, v in sorted(engine.items())) or "true"
     return "NULL AS _cfs", (
         f"list_sort(list_concat(list_filter(map_entries(coalesce(try_cast(try_cast({valid} "
@@ -81,16 +81,12 @@ def _custom_sql(ws: Workspace, engine: dict[str, str],
         f"list_filter([{engine_items}], {nonempty})))"), layout
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _fast_strip(ws: Workspace) -> None:
     """``lb_fstrip``: ``lb_strip`` that skips its regex when neither end is whitespace (almost
     every value): the same result at a fraction of the cost over a dozen columns. The email
     macros and the phone's extension split of ``mega_model`` get ``lb_f*`` twins calling it
     (same text otherwise)."""
-    chars = _lit(SURROUNDING_WHITESPACE)
+    chars = lit(SURROUNDING_WHITESPACE)
     ws.con.execute(f"""
         CREATE OR REPLACE TEMP MACRO lb_fstrip(s) AS CASE
           WHEN s = '' OR (NOT contains({chars}, left(s, 1)) AND NOT contains({chars}, right(s, 1)))

@@ -17,6 +17,10 @@ Contenders:
               connected components. Keys held by > 50 records are nulled first (otherwise
               placeholder keys explode into billions of pairs).
   python      csv module + mega_model key functions + a dict union-find (same key guard).
+  floor       benchmarks/floor_dedupe.py: the least a DuckDB dedupe can do for the same
+              outputs, from the same reader (see that file for what it leaves out).
+  floor-native  the same, with DuckDB reading the CSV itself (no connector stream): what
+              a native file path could reach at best.
 """
 
 from __future__ import annotations
@@ -57,6 +61,27 @@ def run_scan(path: str, threads: int) -> dict:
     return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu0}
 
 
+#: how the parent hands --memory-limit to each contender's subprocess
+_MEMORY_ENV = "LB_BENCH_MEMORY_LIMIT"
+
+
+def _memory_limit() -> str:
+    """DuckDB's cap for leadbridge and the floors (--memory-limit; the engine's default)."""
+    return os.environ.get(_MEMORY_ENV, "2GB")
+
+
+def reader_sql(path: str) -> str:
+    """The bench reader's query: the generated CSV's columns as canonical fields."""
+    quoted = "'" + path.replace("'", "''") + "'"
+    return f"""
+        SELECT id AS source_id, NULL::VARCHAR AS contact_name, first_name, last_name,
+               email AS contact_email, phone AS contact_phone, stage, owner, created_at,
+               updated_at,
+               to_json({{'lead_source': lead_source, 'city': city, 'budget': budget,
+                        'person_id': person_id}})::VARCHAR AS custom_fields
+        FROM read_csv({quoted}, all_varchar = true)"""
+
+
 def _csv_connector(path: str, reader: str = "bench"):
     """A minimal DuckDB-backed reader (default: the same reader in every run, so engine
     changes are measured alone), or with reader="csv" the registered `csv` connector."""
@@ -73,13 +98,7 @@ def _csv_connector(path: str, reader: str = "bench"):
             import duckdb
 
             con = duckdb.connect()
-            reader = con.sql("""
-                SELECT id AS source_id, first_name, last_name, email AS contact_email,
-                       phone AS contact_phone, stage, owner, created_at, updated_at,
-                       to_json({'lead_source': lead_source, 'city': city, 'budget': budget,
-                                'person_id': person_id})::VARCHAR AS custom_fields
-                FROM read_csv($p, all_varchar = true)""", params={"p": path}
-            ).to_arrow_reader(100_000)
+            reader = con.sql(reader_sql(path)).to_arrow_reader(100_000)
             yield from reader
 
     return BenchCsv(), "bench reader"
@@ -91,18 +110,20 @@ def run_leadbridge(path: str, threads: int, reader: str = "bench") -> dict:
     connector, how = _csv_connector(path, reader)
     with tempfile.TemporaryDirectory() as tmp:
         start, cpu0 = time.perf_counter(), time.process_time()
-        result = dedupe(connector, Path(tmp) / "out", threads=threads)
+        result = dedupe(connector, Path(tmp) / "out", threads=threads,
+                        memory_limit=_memory_limit())
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu0
     return {"seconds": seconds, "cpu": cpu, "clusters": result.build.clusters, "reader": how,
             "chunks": result.chunks}
 
 
-def run_floor(path: str, threads: int) -> dict:
+def run_floor(path: str, threads: int, native: bool = False) -> dict:
     from floor_dedupe import run_floor as floor
 
-    connector, how = _csv_connector(path)
+    source, how = (reader_sql(path), "read_csv in the same DuckDB") if native \
+        else _csv_connector(path)
     with tempfile.TemporaryDirectory() as tmp:
-        result = floor(connector, Path(tmp) / "out", threads)
+        result = floor(source, Path(tmp) / "out", threads, _memory_limit())
     return {**result, "reader": how}
 
 
@@ -187,7 +208,8 @@ def run_python(path: str, threads: int) -> dict:
 
 
 CONTENDERS = {"scan": run_scan, "leadbridge": run_leadbridge, "splink": run_splink,
-              "floor": run_floor, "python": run_python}
+              "floor": run_floor, "python": run_python,
+              "floor-native": lambda path, threads: run_floor(path, threads, native=True)}
 
 
 def child(name: str, path: str, threads: int) -> None:
@@ -208,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also: leadbridge-csv (reads through the registered csv connector)")
     parser.add_argument("--python-max-rows", type=int, default=1_000_000,
                         help="skip the plain-Python contender above this size")
+    parser.add_argument("--memory-limit", default="2GB",
+                        help="DuckDB memory cap of leadbridge and the floors (default: the "
+                             "engine's own 2GB; e.g. 16GB to see a run without spilling)")
     parser.add_argument("--dir", default=None, help="where generated CSVs go (default: temp)")
     parser.add_argument("--child", nargs=3, metavar=("NAME", "PATH", "THREADS"),
                         help=argparse.SUPPRESS)
@@ -231,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", name, str(path), str(args.threads)],
-                capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+                capture_output=True, text=True,
+                env={**os.environ, "PYTHONHASHSEED": "0", _MEMORY_ENV: args.memory_limit})
             if proc.returncode != 0:
                 print(f"{name} failed at {rows} rows:\n{proc.stderr[-2000:]}", file=sys.stderr)
                 continue

@@ -27,9 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def run_floor(connector: Any, out_dir: Path, threads: int,
+def run_floor(source: Any, out_dir: Path, threads: int,
               memory_limit: str = "2GB") -> dict[str, Any]:
-    """Dedupe ``connector``'s stream into ``out_dir``; return seconds, cpu and clusters."""
+    """Dedupe ``source`` into ``out_dir``; return seconds, cpu and clusters.
+
+    ``source``: a connector (its Arrow stream), or a SELECT producing the canonical columns
+    that DuckDB runs itself (the floor without any connector stream)."""
     import duckdb
 
     from leadbridge.engine.cluster import components
@@ -46,8 +49,12 @@ def run_floor(connector: Any, out_dir: Path, threads: int,
     con.execute("SET TimeZone = 'UTC'")
     for statement in duckdb_macros():
         con.execute(statement)
-    reader = pa.RecordBatchReader.from_batches(CANONICAL_SCHEMA, to_batches(connector.records({})))
-    con.register("stream", reader)
+    if isinstance(source, str):  # DuckDB reads the file itself: no connector stream
+        con.execute(f"CREATE VIEW stream AS {source}")
+    else:
+        reader = pa.RecordBatchReader.from_batches(CANONICAL_SCHEMA,
+                                                   to_batches(source.records({})))
+        con.register("stream", reader)
     con.execute("""
         CREATE TABLE n AS
         SELECT source_id,
@@ -60,7 +67,8 @@ def run_floor(connector: Any, out_dir: Path, threads: int,
           coalesce(epoch_us(try_cast(updated_at AS TIMESTAMPTZ)),
                    epoch_us(try_cast(created_at AS TIMESTAMPTZ)), 0) AS rec
         FROM stream""")
-    con.unregister("stream")
+    if not isinstance(source, str):
+        con.unregister("stream")
     ws = Workspace(con, None)
     con.execute("""CREATE VIEW elig AS SELECT rowid AS rid, ekey AS email_key, pkey AS phone_key
                    FROM n WHERE ekey IS NOT NULL OR pkey IS NOT NULL""")

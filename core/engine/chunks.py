@@ -1,6 +1,6 @@
 """Golden rows out of the workspace: as dicts (for the pipeline) or as bulk chunks.
 
-``sql_chunks`` assembles each 500-row body from the row JSON precomputed in SQL — the same
+``sql_chunks`` assembles each 500-row body from the row JSON built in SQL — the same
 bytes ``chunking.make_chunks(golden_rows(ws))`` produces (checked in tests/properties) —
 so millions of rows need no Python per row.
 """
@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from ..chunking import Chunk, idempotency_key
 from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, ON_DUPLICATE
 from ..workspace import Workspace
+from .golden import row_json_sql
 
 GOLDEN_FIELDS: tuple[str, ...] = (
     "row_ref", "contact_name", "contact_email", "contact_phone", "source_platform",
@@ -74,8 +75,9 @@ def iter_chunk_bodies(
         source, numbering = "golden", "sort_key"  # dense 1..N over the whole table
     else:
         ws.con.register("_lb_refs", pa.table({"row_ref": pa.array(list(row_refs), pa.string())}))
-        ws.con.execute("""CREATE OR REPLACE TEMP TABLE _lb_subset AS
-            SELECT row_number() OVER (ORDER BY sort_key) AS n, row_json, row_ref
+        ws.con.execute(f"""CREATE OR REPLACE TEMP TABLE _lb_subset AS
+            SELECT row_number() OVER (ORDER BY sort_key) AS n, {row_json_sql()} AS row_json,
+                   row_ref
             FROM golden SEMI JOIN _lb_refs USING (row_ref)""")
         ws.con.unregister("_lb_refs")
         source, numbering = "_lb_subset", "n"
@@ -84,7 +86,9 @@ def iter_chunk_bodies(
     # Arrow orders the rows and joins every chunk's rows in one vectorized call (an ordered
     # string_agg per chunk runs on one thread, and Python string work per chunk adds up)
     window = max(1, 200_000 // step) * step
-    columns = f"{numbering} AS n, row_json" + (", row_ref" if with_refs else "")
+    # the row JSON is built here from golden's columns (golden does not store it)
+    row_json = "row_json" if row_refs is not None else row_json_sql()
+    columns = f"{numbering} AS n, {row_json} AS row_json" + (", row_ref" if with_refs else "")
     try:
         for first in range(0, total, window):
             table = ws.con.sql(f"SELECT {columns} FROM {source} WHERE {numbering} > $a "

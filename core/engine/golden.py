@@ -1,9 +1,14 @@
-"""Golden rows: row_ref, canonical JSON of each bulk row, content hash and order.
+"""Golden rows: row_ref, the MEGA fields, content hash and order.
 
-The JSON is built in SQL byte-for-byte like ``chunking.canonical_json(chunking.bulk_row(row))``
-(sorted keys, no spaces, UTF-8, empty values dropped) so chunks need no Python per row;
-tests/properties checks both agree. ``content_hash`` is sha256 of that JSON without
-``row_ref``: the sync pipeline re-sends a row only when it changed.
+The canonical JSON of each bulk row is built in SQL byte-for-byte like
+``chunking.canonical_json(chunking.bulk_row(row))`` (sorted keys, no spaces, UTF-8, empty
+values dropped) so chunks need no Python per row; tests/properties checks both agree.
+``content_hash`` is sha256 of that JSON without ``row_ref``: the sync pipeline re-sends a row
+only when it changed.
+
+The row JSON itself is not stored: ``row_json_sql`` rebuilds it from the golden columns
+where chunks are cut. Stored, it was a third of the table (at 5M records ~0.9 GB of
+DuckDB's 2 GB cap, spilled while the table was written and read back for the chunks).
 """
 
 from __future__ import annotations
@@ -11,20 +16,37 @@ from __future__ import annotations
 from ..workspace import Workspace
 from .custom import CustomLayout
 
+#: JSON keys in canonical (sorted) order around custom_fields and row_ref
+_BEFORE_CF = ("contact_email", "contact_name", "contact_phone")
+_AFTER_CF = ("lead_line", "owner_id")
+_AFTER_ROW_REF = ("source_platform", "source_type", "stage_slug")
+
 
 def _field(name: str, expr: str) -> str:
     return f"CASE WHEN {expr} IS NOT NULL AND {expr} <> '' THEN '\"{name}\":' || to_json({expr}) END"
 
 
+def _parts(alias: str) -> tuple[str, str]:
+    """SQL of the JSON members before ``row_ref`` and after it, over golden's columns
+    (``alias`` prefixes each column: '' or 'g.')."""
+    cf = (f"CASE WHEN {alias}custom_fields IS NOT NULL "
+          f"THEN '\"custom_fields\":' || {alias}custom_fields END")
+    head = ", ".join(_field(c, alias + c) for c in _BEFORE_CF)
+    mid = ", ".join(_field(c, alias + c) for c in _AFTER_CF)
+    tail = ", ".join(_field(c, alias + c) for c in _AFTER_ROW_REF)
+    return f"concat_ws(',', {head}, {cf}, {mid})", f"concat_ws(',', {tail})"
+
+
+def row_json_sql(alias: str = "") -> str:
+    """SQL: a golden row's canonical bulk-row JSON, ``row_ref`` included."""
+    before, after = _parts(alias)
+    return (f"'{{' || concat_ws(',', nullif({before}, ''), "
+            f"'\"row_ref\":' || to_json({alias}row_ref), nullif({after}, '')) || '}}'")
+
+
 def build_golden(ws: Workspace, fields: str, layout: CustomLayout) -> None:
     """Create ``golden`` from the merged ``fields`` relation (which carries the group refs)."""
-    before = ["contact_email", "contact_name", "contact_phone"]
-    after_cf = ["lead_line", "owner_id"]
-    tail = ["source_platform", "source_type", "stage_slug"]
-    head = ", ".join(_field(c, c) for c in before)
-    mid = ", ".join(_field(c, c) for c in after_cf)
-    end = ", ".join(_field(c, c) for c in tail)
-    cf = "CASE WHEN custom_fields IS NOT NULL THEN '\"custom_fields\":' || custom_fields END"
+    before, after = _parts("")
     ws.con.execute(f"""
         CREATE OR REPLACE TABLE golden AS
         WITH g AS (
@@ -33,19 +55,12 @@ def build_golden(ws: Workspace, fields: str, layout: CustomLayout) -> None:
                  {layout.to_json('f.cf')} AS custom_fields, f.email_key, f.phone_key,
                  f.records, f.first_source, f.first_source_id, f.sort_key
           FROM ({fields}) f
-        ), j AS (
-          SELECT *,
-            concat_ws(',', {head}, {cf}, {mid}) AS _a,
-            concat_ws(',', {end}) AS _b
-          FROM g
         )
         SELECT row_ref, contact_name, contact_email, contact_phone, source_platform,
                source_type, stage_slug, owner_id, lead_line, custom_fields, email_key,
                phone_key,
-               sha256('{{' || concat_ws(',', nullif(_a, ''), nullif(_b, '')) || '}}') AS content_hash,
-               sort_key,
-               records, first_source, first_source_id,
-               '{{' || concat_ws(',', nullif(_a, ''), '"row_ref":' || to_json(row_ref),
-                                 nullif(_b, '')) || '}}' AS row_json
-        FROM j
+               sha256('{{' || concat_ws(',', nullif({before}, ''), nullif({after}, ''))
+                      || '}}') AS content_hash,
+               sort_key, records, first_source, first_source_id
+        FROM g
     """)

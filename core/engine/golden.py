@@ -7,8 +7,8 @@ values dropped) so chunks need no Python per row; tests/properties checks both a
 only when it changed.
 
 The row JSON itself is not stored: ``row_json_sql`` rebuilds it from the golden columns
-where chunks are cut. Stored, it was a third of the table (at 5M records ~0.9 GB of
-DuckDB's 2 GB cap, spilled while the table was written and read back for the chunks).
+where chunks are cut. Stored, it was about a third of the table, which sat in DuckDB's
+memory under the chunk writer (not storing it lowered the peak at 5M records by 0.25 GB).
 """
 
 from __future__ import annotations
@@ -26,27 +26,25 @@ def _field(name: str, expr: str) -> str:
     return f"CASE WHEN {expr} IS NOT NULL AND {expr} <> '' THEN '\"{name}\":' || to_json({expr}) END"
 
 
-def _parts(alias: str) -> tuple[str, str]:
-    """SQL of the JSON members before ``row_ref`` and after it, over golden's columns
-    (``alias`` prefixes each column: '' or 'g.')."""
-    cf = (f"CASE WHEN {alias}custom_fields IS NOT NULL "
-          f"THEN '\"custom_fields\":' || {alias}custom_fields END")
-    head = ", ".join(_field(c, alias + c) for c in _BEFORE_CF)
-    mid = ", ".join(_field(c, alias + c) for c in _AFTER_CF)
-    tail = ", ".join(_field(c, alias + c) for c in _AFTER_ROW_REF)
+def _parts() -> tuple[str, str]:
+    """SQL of the JSON members before ``row_ref`` and after it, over golden's columns."""
+    cf = "CASE WHEN custom_fields IS NOT NULL THEN '\"custom_fields\":' || custom_fields END"
+    head = ", ".join(_field(c, c) for c in _BEFORE_CF)
+    mid = ", ".join(_field(c, c) for c in _AFTER_CF)
+    tail = ", ".join(_field(c, c) for c in _AFTER_ROW_REF)
     return f"concat_ws(',', {head}, {cf}, {mid})", f"concat_ws(',', {tail})"
 
 
-def row_json_sql(alias: str = "") -> str:
-    """SQL: a golden row's canonical bulk-row JSON, ``row_ref`` included."""
-    before, after = _parts(alias)
+def row_json_sql() -> str:
+    """SQL over golden's columns: a row's canonical bulk-row JSON, ``row_ref`` included."""
+    before, after = _parts()
     return (f"'{{' || concat_ws(',', nullif({before}, ''), "
-            f"'\"row_ref\":' || to_json({alias}row_ref), nullif({after}, '')) || '}}'")
+            f"'\"row_ref\":' || to_json(row_ref), nullif({after}, '')) || '}}'")
 
 
 def build_golden(ws: Workspace, fields: str, layout: CustomLayout) -> None:
     """Create ``golden`` from the merged ``fields`` relation (which carries the group refs)."""
-    before, after = _parts("")
+    before, after = _parts()
     ws.con.execute(f"""
         CREATE OR REPLACE TABLE golden AS
         WITH g AS (

@@ -221,13 +221,17 @@ def build(ws: Workspace, options: EngineOptions | None = None, *,
             if scratch:  # nobody will inspect it
                 con.execute("DROP TABLE IF EXISTS lb_phone_class")
             build_golden(ws, merge(ws, options, layout), layout)
+            # the golden rows were the last reader of the normalized records (at 5M records
+            # ~1.2 GB that the conflicts and the output files would otherwise spill around)
+            con.execute("DROP VIEW IF EXISTS lb_mrec")
+            for name in ("lb_norm", "lb_phone_raw"):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
             find_conflicts(ws)
             golden = con.execute("""
                 SELECT (SELECT count(*) FROM golden), (SELECT coalesce(max(records), 0) FROM golden),
                        (SELECT count(DISTINCT row_ref) FROM conflicts),
                        (SELECT count(*) FROM placeholders)""").fetchone()
-            con.execute("DROP VIEW IF EXISTS lb_mrec")
-            for name in ("lb_grp", "lb_group_ref", "_lb_gf_multi", "lb_norm", "lb_phone_raw"):
+            for name in ("lb_grp", "lb_group_ref", "_lb_gf_multi"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if old_order else 'false'}")

@@ -144,19 +144,17 @@ class RunCursor:
         return True
 
     def take(self, record_id: str, ts: Any) -> bool:
-        dt = parse_ts(ts)
-        if record_id in self._seen:
+        if not self.first(record_id):
             return False
-        self._seen.add(record_id)
-        if dt is not None:
-            version = iso(dt)
-            if self._recent.sent_before(record_id, version):
-                return False
-            self.see(dt, record_id)
-            if self._recent.add(record_id, version) and self.lookback and self.high:
-                self._recent.trim(iso(self.high - self.lookback))
+        dt = parse_ts(ts)
+        if dt is None:  # no version to compare, nothing to move the cursor
             return True
+        version = iso(dt)
+        if self._recent.sent_before(record_id, version):
+            return False
         self.see(dt, record_id)
+        if self._recent.add(record_id, version) and self.lookback and self.high:
+            self._recent.trim(iso(self.high - self.lookback))
         return True
 
     def see(self, value: Any, record_id: str | None = None) -> None:

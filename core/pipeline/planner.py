@@ -261,12 +261,11 @@ def plan_rows(
             body["custom_fields"] = json.loads(body["custom_fields"]) or None
             if not body["custom_fields"]:
                 del body["custom_fields"]
-        bodies.append((body, golden_row.get("content_hash")))
+        bodies.append((body, golden_row.get("content_hash"), _keyless(body)))
     legacy = _answered_before_row_hashes(con, customer_id, [
-        b.get("row_ref", "") for b, _ in bodies if _keyless(b)] if prior else [])
+        b.get("row_ref", "") for b, _, keyless in bodies if keyless] if prior else [])
     plans: list[RowPlan] = []
-    for ord_, (body, content_hash) in enumerate(bodies):
-        keyless = _keyless(body)
+    for ord_, (body, content_hash, keyless) in enumerate(bodies):
         h = send_hash(body, on_duplicate, content_hash,
                       row_ref=body.get("row_ref", "") if keyless else None)
         before = prior.get(h)

@@ -72,14 +72,15 @@ def _memory_limit() -> str:
 
 def reader_sql(path: str) -> str:
     """The bench reader's query: the generated CSV's columns as canonical fields."""
-    quoted = "'" + path.replace("'", "''") + "'"
+    from leadbridge.engine.custom import lit
+
     return f"""
         SELECT id AS source_id, NULL::VARCHAR AS contact_name, first_name, last_name,
                email AS contact_email, phone AS contact_phone, stage, owner, created_at,
                updated_at,
                to_json({{'lead_source': lead_source, 'city': city, 'budget': budget,
                         'person_id': person_id}})::VARCHAR AS custom_fields
-        FROM read_csv({quoted}, all_varchar = true)"""
+        FROM read_csv({lit(path)}, all_varchar = true)"""
 
 
 def _csv_connector(path: str, reader: str = "bench"):

@@ -22,6 +22,11 @@ FIELDS: dict[str, tuple[str, str]] = {
     "owner_id": ("owner_id", "owner_id"),
     "lead_line": ("lead_line", "lead_line"),
 }
+#: golden column -> (its key in lb_mrec, the merged key's column name)
+KEY_COLUMNS: dict[str, tuple[str, str]] = {
+    "contact_email": ("ekey", "email_key"),
+    "contact_phone": ("pkey_send", "phone_key"),
+}
 #: the option name a golden column's rule is set under
 RULE_NAME = {"stage_slug": "stage", "owner_id": "owner"}
 #: newest-first order as one integer per record (ranked once; comparing structs per
@@ -98,12 +103,12 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
     con.execute(f"""
         CREATE OR REPLACE TEMP {'VIEW' if once else 'TABLE'} _lb_mm AS
         SELECT m.*, {_prio(options)} AS prio, o.ord FROM lb_mrec m JOIN _lb_mo o USING (rid)""")
-    selects, joins = [], []
+    selects, joins, cols = [], [], []
     for col, (value, group) in FIELDS.items():
         rule = options.rule(RULE_NAME.get(col, col))
-        key_col = {"contact_email": "ekey", "contact_phone": "pkey_send"}.get(col)
-        payload = f"{{'v': {value}, 'k': {key_col}}}" if key_col else value
+        key_col = KEY_COLUMNS.get(col)
         if rule == "most_frequent":
+            payload = f"{{'v': {value}, 'k': {key_col[0]}}}" if key_col else value
             cte = f"_mf_{col}"
             joins.append(f"""LEFT JOIN (
                 SELECT grp, arg_max(v, {{'n': n, 'o': o}}) AS v FROM (
@@ -112,22 +117,24 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
                   FROM _lb_mm WHERE {value} IS NOT NULL GROUP BY grp, {group})
                 GROUP BY grp) {cte} USING (grp)""")
             selects.append(f"any_value({cte}.v) AS {col}")
+            cols += ([f"(g.{col}).v AS {col}", f"(g.{col}).k AS {key_col[1]}"] if key_col
+                     else [f"g.{col}"])
+        elif key_col:
+            # value and key as two plain string aggregates, not one of a {v, k} struct: the
+            # order is unique, so both pick the same record, and DuckDB's string arg_max is
+            # cheaper than its generic (struct) one (about 11% on 3M rows in isolation)
+            selects += [f"{_pick(rule, value, value)} AS {col}",
+                        f"{_pick(rule, value, key_col[0])} AS {key_col[1]}"]
+            cols += [f"g.{col}", f"g.{key_col[1]}"]
         else:
-            selects.append(f"{_pick(rule, value, payload)} AS {col}")
+            selects.append(f"{_pick(rule, value, value)} AS {col}")
+            cols.append(f"g.{col}")
     cf_rule = options.rule("custom_fields")
     direct = layout.is_struct and cf_rule != "most_frequent"
     if direct:  # key by key as plain aggregates of the struct's fields
         selects.append(layout.pack({
             k: _pick(cf_rule, layout.field("cf", k), layout.field("cf", k))
             for k in layout.keys or ()}) + " AS cf")
-    cols = []
-    for col in FIELDS:
-        if col == "contact_email":
-            cols += ["(g.contact_email).v AS contact_email", "(g.contact_email).k AS email_key"]
-        elif col == "contact_phone":
-            cols += ["(g.contact_phone).v AS contact_phone", "(g.contact_phone).k AS phone_key"]
-        else:
-            cols.append(f"g.{col}")
     grouped = f"SELECT grp, {', '.join(selects)} FROM _lb_mm {' '.join(joins)} GROUP BY grp"
     if direct:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS "

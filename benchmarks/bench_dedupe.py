@@ -21,6 +21,11 @@ Contenders:
               outputs, from the same reader (see that file for what it leaves out).
   floor-native  the same, with DuckDB reading the CSV itself (no connector stream): what
               a native file path could reach at best.
+  merge-only  a lower bound for any DuckDB pipeline that merges: DuckDB reads the CSV,
+              groups it by the email key alone (no phone key, no clustering) with the
+              newest value of every column per group, each merged row as JSON with its
+              sha256, into one parquet file. No lineage, chunks, guard or checks (not a
+              correct dedupe: records without an email all fall into one group).
 """
 
 from __future__ import annotations
@@ -208,7 +213,36 @@ def run_python(path: str, threads: int) -> dict:
             "clusters": n}
 
 
-CONTENDERS = {"scan": run_scan, "leadbridge": run_leadbridge, "splink": run_splink,
+def run_merge_only(path: str, threads: int) -> dict:
+    import duckdb
+
+    from leadbridge.mega_model import duckdb_macros
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute(f"SET memory_limit = '{_memory_limit()}'")
+    con.execute("SET preserve_insertion_order = false")
+    for statement in duckdb_macros():
+        con.execute(statement)
+    columns = ("first_name", "last_name", "email", "phone", "stage", "owner", "lead_source",
+               "city", "budget", "created_at")
+    newest = ", ".join(f"arg_max({c}, updated_at) AS {c}" for c in columns)
+    with tempfile.TemporaryDirectory() as tmp:
+        start, cpu0 = time.perf_counter(), time.process_time()
+        con.execute(f"""
+            COPY (SELECT k, j, sha256(j) AS h FROM (
+                    SELECT k, to_json({{{', '.join(f"'{c}': {c}" for c in columns)}}}) AS j
+                    FROM (SELECT lb_email_key(email) AS k, {newest}
+                          FROM read_csv(?, all_varchar = true) GROUP BY k)))
+            TO '{Path(tmp) / "merged.parquet"}' (FORMAT parquet)""", [path])
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        merged = Path(tmp) / "merged.parquet"
+        groups = con.execute(f"SELECT count(*) FROM '{merged}'").fetchone()[0]
+    return {"seconds": seconds, "cpu": cpu, "clusters": groups}
+
+
+CONTENDERS = {"scan": run_scan, "merge-only": run_merge_only,
+              "leadbridge": run_leadbridge, "splink": run_splink,
               "floor": run_floor, "python": run_python,
               "floor-native": lambda path, threads: run_floor(path, threads, native=True)}
 

@@ -9,12 +9,20 @@ run when Arrow fetches them (``sql`` only plans them) and Arrow joins the bodies
 between, so the writer is timed as a whole.
 
     python benchmarks/profile_dedupe.py /tmp/lbb/leads-1000000-7.csv --top 30
+
+``--explain REGEX`` also prints, for every statement matching REGEX, DuckDB's operator tree
+with each operator's own seconds (summed over threads) and rows: which join, aggregate or
+projection inside a statement costs.
+
+    python benchmarks/profile_dedupe.py FILE --explain "TEMP TABLE _lb_gf_multi AS"
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import re
 import sys
 import tempfile
 import time
@@ -24,11 +32,28 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-class _TimedConnection:
-    """A DuckDB connection whose ``execute`` and ``sql`` calls are timed into ``log``."""
+def operator_lines(node: dict[str, Any], depth: int = 0) -> list[str]:
+    """DuckDB's JSON profile as indented lines: operator, its own seconds, rows out, and the
+    table, join condition or aggregates it works on."""
+    lines = []
+    for child in node.get("children", []):
+        extra = child.get("extra_info", {})
+        about = " ".join(f"{key}={str(extra[key])[:80]}" for key in
+                         ("Table", "Join Type", "Conditions", "Groups", "Aggregates")
+                         if key in extra)
+        lines.append(f"{'  ' * depth}{child['name']:<22} {child.get('timing', 0.0):7.3f} s  "
+                     f"{child.get('intermediate_rows', 0):>10,} rows  {about}".rstrip())
+        lines += operator_lines(child, depth + 1)
+    return lines
 
-    def __init__(self, con: Any, log: list[tuple[float, float, str]]) -> None:
-        self._con, self._log = con, log
+
+class _TimedConnection:
+    """A DuckDB connection whose ``execute`` and ``sql`` calls are timed into ``log``;
+    statements matching ``explain`` are also profiled operator by operator."""
+
+    def __init__(self, con: Any, log: list[tuple[float, float, str]],
+                 explain: re.Pattern[str] | None = None) -> None:
+        self._con, self._log, self._explain = con, log, explain
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
@@ -41,14 +66,28 @@ class _TimedConnection:
         return result
 
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("execute", sql, *args, **kwargs)
+        if self._explain is None or not self._explain.search(sql):
+            return self._timed("execute", sql, *args, **kwargs)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "profile.json"
+            self._con.execute("SET enable_profiling = 'json'")
+            self._con.execute("SET profiling_output = ?", [str(out)])
+            try:
+                result = self._timed("execute", sql, *args, **kwargs)
+            finally:
+                self._con.execute("PRAGMA disable_profiling")
+            tree = json.loads(out.read_text())
+        print(f"--- {' '.join(sql.split())[:100]}")
+        for root in tree.get("operator", []):
+            print("\n".join(operator_lines(root)))
+        return result
 
     def sql(self, sql: str, *args: Any, **kwargs: Any) -> Any:
         return self._timed("sql", sql, *args, **kwargs)
 
 
-def profile(path: str, threads: int, memory_limit: str) -> tuple[float, float, float, float,
-                                                               list[tuple[float, float, str]]]:
+def profile(path: str, threads: int, memory_limit: str, explain: str | None = None
+            ) -> tuple[float, float, float, float, list[tuple[float, float, str]]]:
     """(total CPU, total wall, chunk writer CPU, chunk writer wall, per-statement log)."""
     sys.path.insert(0, str(HERE))
     import bench_dedupe
@@ -59,10 +98,11 @@ def profile(path: str, threads: int, memory_limit: str) -> tuple[float, float, f
     dedupe_module = importlib.import_module("leadbridge.engine.dedupe")
 
     log: list[tuple[float, float, str]] = []
+    pattern = re.compile(explain) if explain else None
     original_init = workspace_module.Workspace.__init__
 
     def timed_init(self: Any, con: Any, ws_path: Any) -> None:
-        original_init(self, _TimedConnection(con, log), ws_path)
+        original_init(self, _TimedConnection(con, log, pattern), ws_path)
 
     chunk_time = [0.0, 0.0]
     original_chunks = dedupe_module.sql_chunks
@@ -102,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="2GB", help="DuckDB's cap (engine default)")
     parser.add_argument("--width", type=int, default=90, help="characters of SQL shown")
+    parser.add_argument("--explain", metavar="REGEX",
+                        help="print the operator tree of each statement matching REGEX")
     args = parser.parse_args(argv)
     total_cpu, total_wall, chunk_cpu, chunk_wall, log = profile(
-        args.csv, args.threads, args.memory_limit)
+        args.csv, args.threads, args.memory_limit, args.explain)
     print(f"dedupe          CPU {total_cpu:7.2f} s   wall {total_wall:7.2f} s")
     print(f"all statements  CPU {sum(c for c, _, _ in log):7.2f} s   "
           f"wall {sum(w for _, w, _ in log):7.2f} s   ({len(log)} statements)")

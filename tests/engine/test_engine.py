@@ -149,6 +149,44 @@ def test_survivorship_rules(ws: Workspace, rule: str, expected: str) -> None:
     assert golden_rows(ws)[0]["contact_name"] == expected
 
 
+
+@pytest.mark.parametrize(("rule", "email", "phone"), [
+    ("newest", "New@X.com", "206 555 0003"),
+    ("oldest", "Old@X.com", "(206) 555-0001"),
+    ("most_frequent", "common@x.com", "2065550002"),
+    ("source_priority", "Old@X.com", "(206) 555-0001"),
+])
+def test_survivorship_of_email_and_phone_keeps_value_and_key_together(
+        ws: Workspace, rule: str, email: str, phone: str) -> None:
+    """The merged email or phone and its key come from the same record under every rule
+    (the key decides what MEGA matches on, the value is what it stores)."""
+    stage(ws, "b", [
+        {"source_id": "e1", "contact_email": "Old@X.com", "contact_phone": "2065550123",
+         "updated_at": "2020-01-01"},
+        {"source_id": "p1", "contact_email": "bo@x.com", "contact_phone": "(206) 555-0001",
+         "updated_at": "2020-01-01"}])
+    stage(ws, "a", [
+        {"source_id": "e2", "contact_email": "Common@X.com", "contact_phone": "2065550123",
+         "updated_at": "2021-01-01"},
+        {"source_id": "e3", "contact_email": "common@x.com", "contact_phone": "2065550123",
+         "updated_at": "2022-01-01"},
+        {"source_id": "e4", "contact_email": "New@X.com", "contact_phone": "2065550123",
+         "updated_at": "2023-01-01"},
+        {"source_id": "p2", "contact_email": "bo@x.com", "contact_phone": "206-555-0002",
+         "updated_at": "2021-01-01"},
+        {"source_id": "p3", "contact_email": "bo@x.com", "contact_phone": "2065550002",
+         "updated_at": "2022-01-01"},
+        {"source_id": "p4", "contact_email": "bo@x.com", "contact_phone": "206 555 0003",
+         "updated_at": "2023-01-01"}])
+    build(ws, EngineOptions(survivorship={"contact_email": rule, "contact_phone": rule},
+                            source_priority=("b", "a"), classify_phones=False))
+    rows = {r["contact_phone"] == "2065550123": r for r in golden_rows(ws)}
+    assert len(rows) == 2
+    by_email, by_phone = rows[True], rows[False]
+    assert (by_email["contact_email"], by_email["email_key"]) == (email, email.lower())
+    digits = "".join(c for c in phone if c.isdigit())
+    assert (by_phone["contact_phone"], by_phone["phone_key"]) == (phone, digits)
+
 def test_rejected_deleted_and_invalid_emails(ws: Workspace) -> None:
     stage(ws, "crm", [
         {"source_id": "1", "contact_email": "not-an-email"},

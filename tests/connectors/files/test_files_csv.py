@@ -116,6 +116,26 @@ def test_malformed_lines_are_rejected_with_reasons_and_good_lines_kept(tmp_path)
     assert len(rows) == 5  # every data line has an outcome
 
 
+
+def test_a_line_up_to_the_maximum_is_read_whole_and_a_longer_one_rejected(tmp_path):
+    """Lines near DuckDB's limit (32 MiB) come through whole, and one over it is rejected
+    with its number, never cut or lost. (With read buffers of twice the limit instead of
+    DuckDB's default 16x, the over-long line here vanished without a reject.)"""
+    from leadbridge.connectors._csv_read import MAX_LINE_BYTES
+
+    near, over = MAX_LINE_BYTES - (1 << 20), MAX_LINE_BYTES + (1 << 20)
+    lines = ["id,email,notes", "1,a@x.com,short", "2,b@x.com," + "n" * near,
+             "3,c@x.com," + "o" * over, *(f"{i},u{i}@x.com,x" for i in range(4, 3000)),
+             "3000,d@x.com," + "m" * near, "3001,e@x.com,end"]
+    rows, _ = read(write(tmp_path / "l.csv", "\n".join(lines) + "\n"))
+    assert len(rows) == 3001  # every data line has an outcome
+    assert rejected(rows) == {"line:4": rejected(rows)["line:4"]}
+    assert "line 4: line too long" in rejected(rows)["line:4"]
+    kept = by_id(rows)
+    assert kept["2"]["custom"] == {"notes": "n" * near}
+    assert kept["3000"]["custom"] == {"notes": "m" * near}
+    assert kept["3001"]["contact_email"] == "e@x.com"
+
 def test_unterminated_quote_swallows_the_rest_as_one_rejected_record(tmp_path):
     text = 'id,name\n1,Ann\n2,"Bob\n3,Cy\n'
     rows, _ = read(write(tmp_path / "l.csv", text))

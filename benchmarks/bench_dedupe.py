@@ -216,6 +216,7 @@ def run_python(path: str, threads: int) -> dict:
 def run_merge_only(path: str, threads: int) -> dict:
     import duckdb
 
+    from leadbridge.engine.custom import lit
     from leadbridge.mega_model import duckdb_macros
 
     con = duckdb.connect()
@@ -228,16 +229,16 @@ def run_merge_only(path: str, threads: int) -> dict:
                "city", "budget", "created_at")
     newest = ", ".join(f"arg_max({c}, updated_at) AS {c}" for c in columns)
     with tempfile.TemporaryDirectory() as tmp:
+        merged = lit(str(Path(tmp) / "merged.parquet"))
         start, cpu0 = time.perf_counter(), time.process_time()
         con.execute(f"""
             COPY (SELECT k, j, sha256(j) AS h FROM (
                     SELECT k, to_json({{{', '.join(f"'{c}': {c}" for c in columns)}}}) AS j
                     FROM (SELECT lb_email_key(email) AS k, {newest}
                           FROM read_csv(?, all_varchar = true) GROUP BY k)))
-            TO '{Path(tmp) / "merged.parquet"}' (FORMAT parquet)""", [path])
+            TO {merged} (FORMAT parquet)""", [path])
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu0
-        merged = Path(tmp) / "merged.parquet"
-        groups = con.execute(f"SELECT count(*) FROM '{merged}'").fetchone()[0]
+        groups = con.execute(f"SELECT count(*) FROM {merged}").fetchone()[0]
     return {"seconds": seconds, "cpu": cpu, "clusters": groups}
 
 

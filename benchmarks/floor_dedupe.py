@@ -49,7 +49,8 @@ def run_floor(source: Any, out_dir: Path, threads: int,
     con.execute("SET TimeZone = 'UTC'")
     for statement in duckdb_macros():
         con.execute(statement)
-    if isinstance(source, str):  # DuckDB reads the file itself: no connector stream
+    native = isinstance(source, str)  # DuckDB reads the file itself: no connector stream
+    if native:
         con.execute(f"CREATE VIEW stream AS {source}")
     else:
         reader = pa.RecordBatchReader.from_batches(CANONICAL_SCHEMA,
@@ -67,7 +68,7 @@ def run_floor(source: Any, out_dir: Path, threads: int,
           coalesce(epoch_us(try_cast(updated_at AS TIMESTAMPTZ)),
                    epoch_us(try_cast(created_at AS TIMESTAMPTZ)), 0) AS rec
         FROM stream""")
-    if not isinstance(source, str):
+    if not native:
         con.unregister("stream")
     ws = Workspace(con, None)
     con.execute("""CREATE VIEW elig AS SELECT rowid AS rid, ekey AS email_key, pkey AS phone_key

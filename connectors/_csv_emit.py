@@ -7,15 +7,16 @@ same rules, written once, in SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from ..mega_model import SOURCE_PLATFORMS, SOURCE_TYPES
-from ._csv_read import Rejected, number_lines
+from ._csv_read import LineAccount, Rejected, account_lines, number_lines
 from ._headers import Mapping
 
 #: Common spellings of MEGA's source_platform / source_type values (after slugging).
@@ -65,8 +66,9 @@ class Table:
     spans_sql: str
     first_line: int
     rejects: list[Rejected] = field(default_factory=list)
-    #: Physical lines of the file, when one line per row can be checked that way.
-    total_lines: Callable[[], int] | None = None
+    #: The (UTF-8, LF) file whose every line must be accounted for (CSV), and its label.
+    lines_path: Path | None = None
+    label: str = ""
 
 
 def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int,
@@ -97,14 +99,14 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
                   WINDOW w AS (PARTITION BY {id_sql} ORDER BY rowid DESC)) WHERE n > 1""")
     con.execute("CREATE OR REPLACE TEMP TABLE bad AS " + " UNION ALL ".join(bad_parts))
     bad_count = con.execute("SELECT count(*) FROM bad").fetchall()[0][0]
+    if tab.lines_path is not None:  # before anything is emitted: a lost line stops the read
+        account = account_lines(con, tab.lines_path, tab.label, tab.first_line, tab.spans_sql,
+                                tab.rejects)
+    else:  # one row per physical line (JSON Lines): only the rejects are gaps
+        account = LineAccount([(r.line, r.span) for r in tab.rejects], tab.spans_sql)
     need_lines = id_sql is None or bad_count > 0
     if need_lines:
-        spans = tab.spans_sql
-        if tab.total_lines is not None:
-            rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
-            if tab.total_lines() == tab.first_line - 1 + rows + sum(r.span for r in tab.rejects):
-                spans = "1"  # no embedded newlines, no blank lines: skip counting them
-        number_lines(con, tab.first_line, spans, tab.rejects)
+        number_lines(con, tab.first_line, account.spans_sql, account.gaps)
     cols = [f"{id_sql if id_sql else 'CAST(lines.line AS VARCHAR)'} AS source_id"]
     custom = [(m.custom[i], tab.custom_sql[i]) for i in sorted(m.custom)]
     joins = []

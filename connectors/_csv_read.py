@@ -7,19 +7,24 @@ is SQL over whole tables; Python only touches the header and the (few) rejected 
 Line numbers are the physical lines of the file (1 = the header). DuckDB reports a rejected
 line by its byte offset, which we turn into a line by counting newlines; a good record's line
 is the header's lines plus the lines of every record before it (good records by their
-embedded newlines, rejected ones by their text).
+embedded newlines, rejected ones by their text) plus the blank lines before it, which DuckDB
+skips silently and we find in the file. The lines must add up, or the read stops.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ..errors import SourceDataError
+
+log = logging.getLogger("leadbridge.connectors.files")
 
 #: Largest line (record) DuckDB accepts, bytes; a longer one is rejected with its number.
 #: DuckDB's read buffer stays at its default, 16x this: 512 MiB (loading a 5M-line file peaks
@@ -116,14 +121,29 @@ def rejected_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[Rejected]
         FROM reject_errors GROUP BY line_byte_position ORDER BY line_byte_position""").fetchall()
     if not rows:
         return []
-    lines = _lines_at(path, [int(r[0]) for r in rows])
+    lines = _lines_at(path, _past_newlines(path, [int(r[0]) for r in rows]))
     out = []
     for (_, reason, text), line in zip(rows, lines):
         text = text or ""
-        span = 1 + text.rstrip("\r\n").count("\n")
+        # after blank lines DuckDB's text of the line starts with their newlines
+        span = 1 + text.strip("\r\n").count("\n")
         for word, plain in _PLAIN.items():
             reason = reason.replace(word, plain)
         out.append(Rejected(line=line, span=span, reason=reason))
+    return out
+
+
+def _past_newlines(path: Path, offsets: list[int]) -> list[int]:
+    """Each offset moved past the newlines at it. After blank lines DuckDB places a rejected
+    line at (or just after) the first blank line's start; the line itself is never empty,
+    so it starts at the first byte that is not a newline."""
+    out = []
+    with path.open("rb") as fh:
+        for offset in offsets:
+            fh.seek(offset)
+            while (data := fh.read(4096)) and not data.lstrip(b"\n"):
+                offset += len(data)
+            out.append(offset + len(data) - len(data.lstrip(b"\n")))
     return out
 
 
@@ -150,12 +170,14 @@ def _lines_at(path: Path, offsets: list[int], chunk: int = 8 << 20) -> list[int]
 
 
 def number_lines(con: duckdb.DuckDBPyConnection, first_line: int, spans_sql: str,
-                 rejects: list[Rejected], source: str = "t") -> None:
+                 gaps: list[tuple[int, int]], source: str = "t") -> None:
     """``lines(rid, line)``: the physical line each good row starts on.
 
     ``spans_sql`` is the SQL of the lines one good row spans (1 plus embedded newlines).
-    A rejected line j sits after ``q_j`` good lines; a good row with at least ``q_j`` good
-    lines before it comes after it, so it moves down by the rejected spans up to j.
+    ``gaps``: (first line, lines) of every stretch no good row covers, in file order: the
+    rejected lines and the blank lines DuckDB skipped. A gap at line j sits after ``q_j``
+    good lines; a good row with at least ``q_j`` good lines before it comes after it, so it
+    moves down by the gap lines up to j.
     """
     if spans_sql == "1":  # one line per row: the row number is enough, no window
         good_lines = f"SELECT rowid AS rid, rowid AS before FROM {source}"
@@ -163,21 +185,112 @@ def number_lines(con: duckdb.DuckDBPyConnection, first_line: int, spans_sql: str
         good_lines = (f"SELECT rowid AS rid, coalesce(sum({spans_sql}) OVER (ORDER BY rowid "
                       "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before "
                       f"FROM {source}")
-    con.execute("CREATE OR REPLACE TEMP TABLE rq (q BIGINT, shift BIGINT)")
-    shift = 0
-    rows = []
-    for r in rejects:
-        rows.append((r.line - first_line - shift, shift + r.span))
-        shift += r.span
-    if rows:
-        con.executemany("INSERT INTO rq VALUES (?, ?)", rows)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lines AS
-        WITH g AS ({good_lines}),
-             r AS (SELECT q, max(shift) AS shift FROM rq GROUP BY q)
-        SELECT g.rid, g.before + {int(first_line)} + coalesce(r.shift, 0) AS line
-        FROM g ASOF LEFT JOIN r ON g.before >= r.q""")
+    qs, shifts, shift = [], [], 0
+    for line, span in gaps:
+        qs.append(line - first_line - shift)
+        shift += span
+        shifts.append(shift)
+    # an Arrow table, not executemany: a file may hold a million blank lines
+    rq = pa.table({"q": pa.array(qs, pa.int64()), "shift": pa.array(shifts, pa.int64())})
+    con.register("_lb_rq", rq)
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE lines AS
+            WITH g AS ({good_lines}),
+                 r AS (SELECT q, max(shift) AS shift FROM _lb_rq GROUP BY q)
+            SELECT g.rid, g.before + {int(first_line)} + coalesce(r.shift, 0) AS line
+            FROM g ASOF LEFT JOIN r ON g.before >= r.q""")
+    finally:
+        con.unregister("_lb_rq")
 
+
+@dataclass
+class LineAccount:
+    """Where a CSV file's physical lines went, as line numbering needs it."""
+
+    #: (first line, lines) of every rejected line and skipped blank line, in file order
+    gaps: list[tuple[int, int]]
+    #: SQL of the lines a good row spans ("1" when no value holds a newline)
+    spans_sql: str
+
+
+def account_lines(con: duckdb.DuckDBPyConnection, path: Path, label: str, first_line: int,
+                  spans_sql: str, rejects: list[Rejected], source: str = "t") -> LineAccount:
+    """Check that every physical line of ``path`` is in the header, a good row, a rejected
+    line or a blank line, and say where the blank lines are.
+
+    Why: DuckDB skips blank lines without a word, so they must be counted for the line
+    numbers after them to be right; and a line DuckDB dropped without a reject (seen with a
+    smaller read buffer than ours) must stop the read loudly rather than vanish. Reads the
+    file once; the values' newlines are counted only when the plain count does not add up.
+    """
+    rejects_gaps = [(r.line, r.span) for r in rejects]
+    rejected = sum(r.span for r in rejects)
+    physical = physical_lines(path)
+    rows = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+    if physical == first_line - 1 + rows + rejected:
+        return LineAccount(rejects_gaps, "1")  # one line per row, no blank line, none lost
+    spanned = con.execute(f"SELECT coalesce(sum({spans_sql}), 0) FROM {source}").fetchall()[0][0]
+    blank = physical - (first_line - 1) - spanned - rejected  # lines in no record
+    empties = empty_lines(path, first_line - 1)
+    if blank > len(empties):
+        raise SourceDataError(
+            f"{label}: {blank - len(empties)} line(s) were neither read nor rejected by the "
+            f"CSV reader (the file has {physical} lines: {first_line - 1} before the data, "
+            f"{spanned} in {rows} records, {rejected} rejected, {len(empties)} empty). "
+            "Nothing was read from it, so nothing is lost; please report the file.")
+    if blank == len(empties):
+        blanks = [line for line, _ in empties]
+    else:  # some empty lines lie inside quoted values: the quotes before them say which
+        blanks = [line for line, inside in empties if not inside]
+        if len(blanks) != blank:
+            log.warning("%s: %d blank line(s) expected, %d found outside quotes; line numbers "
+                        "after the first blank line may be off", label, blank, len(blanks))
+    gaps = sorted(rejects_gaps + [(line, 1) for line in blanks])
+    return LineAccount(gaps, "1" if spanned == rows else spans_sql)
+
+
+def empty_lines(path: Path, after: int, chunk: int = 8 << 20) -> list[tuple[int, bool]]:
+    """Every empty line after line ``after`` (the header's last): (its number, whether an odd
+    number of double quotes comes before it in the data, i.e. it lies inside a quoted value
+    and belongs to that record rather than being a blank line DuckDB skipped)."""
+    out: list[tuple[int, bool]] = []
+    line, quotes, prev = 1, 0, b"\n"  # as if a newline came before the file: line 1 may be empty
+    with path.open("rb") as fh:
+        while data := fh.read(chunk):
+            buf = prev + data
+            # ``at``: where the line counter and the quote count stand in ``buf``
+            at, hit = len(prev), buf.find(b"\n\n")
+            while hit != -1:
+                end = hit + 1  # the newline that ends the empty line
+                if end >= at:
+                    newlines = buf.count(b"\n", at, end)
+                    if line > after:
+                        quotes += buf.count(b'"', at, end)
+                    elif line + newlines > after:  # the data starts inside this stretch
+                        start = _nth_newline(buf, at, after - line + 1) + 1
+                        quotes += buf.count(b'"', start, end)
+                    line += newlines
+                    at = end
+                    if line > after:
+                        out.append((line, quotes % 2 == 1))
+                hit = buf.find(b"\n\n", hit + 1)
+            newlines = buf.count(b"\n", at)
+            if line > after:
+                quotes += buf.count(b'"', at)
+            elif line + newlines > after:
+                quotes += buf.count(b'"', _nth_newline(buf, at, after - line + 1) + 1)
+            line += newlines
+            prev = buf[-1:]
+    return out
+
+
+def _nth_newline(buf: bytes, start: int, n: int) -> int:
+    """Offset of the ``n``-th newline in ``buf`` from ``start``."""
+    at = start - 1
+    for _ in range(n):
+        at = buf.find(b"\n", at + 1)
+    return at
 
 
 def physical_lines(path: Path) -> int:

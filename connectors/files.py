@@ -26,7 +26,7 @@ from ..mega_model import SOURCE_PLATFORMS
 from ..plugins import hookimpl
 from ._csv_emit import Table, emit
 from ._csv_encoding import canonical, decide
-from ._csv_read import load_csv, load_lines, physical_lines, rejected_lines, sniff_header
+from ._csv_read import load_csv, load_lines, rejected_lines, sniff_header
 from ._headers import Mapping, map_headers, parse_explicit
 
 log = logging.getLogger("leadbridge.connectors.files")
@@ -168,7 +168,7 @@ class CsvConnector(_FileConnector):
         spans = f"(1 + length({joined}) - length(replace({joined}, chr(10), '')))"
         return mapping, Table(value_sql=cols, custom_sql=cols, record_sql="true",
                               bad_sql="NULL::VARCHAR", spans_sql=spans,
-                              total_lines=lambda: physical_lines(path),
+                              lines_path=path, label=label,
                               first_line=header_lines + 1, rejects=rejects)
 
 
@@ -201,8 +201,8 @@ class JsonlConnector(_FileConnector):
             values.append(f"(CASE WHEN json_type(j, {p}) = 'ARRAY' THEN json_extract_string(j, "
                           f"{p} || '/0') ELSE json_extract_string(j, {p}) END)")
             customs.append(f"json_extract(j, {p})")
-        bad = (f"(CASE WHEN NOT json_valid(j) THEN 'invalid JSON' WHEN json_type(j) <> 'OBJECT' "
-               f"THEN 'not a JSON object' END)")
+        bad = ("(CASE WHEN NOT json_valid(j) THEN 'invalid JSON' WHEN json_type(j) <> 'OBJECT' "
+               "THEN 'not a JSON object' END)")
         return mapping, Table(value_sql=values, custom_sql=customs, record_sql=record,
                               bad_sql=bad, spans_sql="1", first_line=1, rejects=rejects)
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from files_support import by_id, good, read, rejected
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadbridge.errors import ConfigError, SourceDataError, SourceError
 
@@ -235,11 +237,15 @@ def test_excel_sep_line_names_the_delimiter_and_is_skipped(tmp_path):
     assert conn.header_mapping[1] == ("Home,Phone", "contact_phone", "synonym")
 
 
+@pytest.mark.parametrize("blank", [True, False])
 @pytest.mark.parametrize("multiline", [True, False])
 @pytest.mark.parametrize("seed", range(3))
-def test_line_numbers_stay_exact_with_newlines_and_rejects_mixed(tmp_path, seed, multiline):
+def test_line_numbers_stay_exact_with_newlines_and_rejects_mixed(tmp_path, seed, multiline,
+                                                                 blank):
     """Every record's id (no id column) and every reject's number is the line it starts on
-    (without multi-line values the connector takes its no-window shortcut)."""
+    (without multi-line values the connector takes its no-window shortcut). Blank lines,
+    which DuckDB skips without a word, count as lines; an empty line inside a quoted value
+    belongs to its record; a line of spaces after a blank line is one rejected line."""
     import random
 
     rng = random.Random(seed)
@@ -251,19 +257,82 @@ def test_line_numbers_stay_exact_with_newlines_and_rejects_mixed(tmp_path, seed,
         if kind < 0.2:
             lines.append(f"Bad{n},b{n}@example.com,x,extra")
             expected_bad.add(f"line:{start}")
-        elif kind < 0.45 and multiline:
-            body = "\n".join(f"part {k}" for k in range(rng.randrange(1, 4)))
-            lines.append(f'P{n},p{n}@example.com,"{body}"')
+        elif kind < 0.3 and blank:
+            lines += [""] * rng.randrange(1, 3)
+        elif kind < 0.35 and blank:
+            lines.append("   ")
+            expected_bad.add(f"line:{start}")
+        elif kind < 0.55 and multiline:
+            parts = [f"part {k}" for k in range(rng.randrange(1, 4))]
+            if blank and rng.random() < 0.5:
+                parts.insert(1, "")  # an empty line inside the quotes: not a blank line
+            lines.append(f'P{n},p{n}@example.com,"{chr(10).join(parts)}"')
             expected_good[str(start)] = f"P{n}"
         else:
             lines.append(f"P{n},p{n}@example.com,plain")
             expected_good[str(start)] = f"P{n}"
+    if blank:
+        lines.append("")  # a blank last line
     prefix = b"\xef\xbb\xbf" if seed % 2 else b""
     path = tmp_path / "l.csv"
     path.write_bytes(prefix + ("\n".join(lines) + "\n").encode())
     rows, _ = read(path)
     assert {r["source_id"]: r["contact_name"] for r in good(rows)} == expected_good
     assert set(rejected(rows)) == expected_bad
+
+
+def test_an_empty_id_after_blank_lines_is_reported_on_its_own_line(tmp_path):
+    text = "id,email\n1,a@example.com\n\n\n,b@example.com\n2,c@example.com\n"
+    rows, _ = read(write(tmp_path / "l.csv", text))
+    assert [r["source_id"] for r in good(rows)] == ["1", "2"]
+    assert rejected(rows) == {"line:5": "line 5: empty id (column 'id')"}
+
+
+def test_a_line_the_reader_drops_without_a_reject_stops_the_read(tmp_path, monkeypatch):
+    """If DuckDB ever loses a line silently (it did with a smaller read buffer), the line
+    count does not add up: the read stops with a clear error before any record is given."""
+    from leadbridge.connectors import files
+
+    real = files.load_csv
+
+    def losing(con, *args, **kwargs):
+        real(con, *args, **kwargs)
+        con.execute("DELETE FROM t WHERE rowid = 1")  # as if the reader had skipped it
+
+    monkeypatch.setattr(files, "load_csv", losing)
+    path = write(tmp_path / "l.csv", table())
+    conn = files.CsvConnector(path=str(path))
+    records = conn.records({})
+    with pytest.raises(SourceDataError, match=r"1 line\(s\) were neither read nor rejected"):
+        next(records)
+    # with a blank line in the file the count takes the slower path, and still adds up
+    path.write_text(table().replace("\n2,", "\n\n2,", 1))
+    with pytest.raises(SourceDataError, match=r"1 line\(s\) were neither read nor rejected"):
+        list(files.CsvConnector(path=str(path)).records({}))
+    monkeypatch.setattr(files, "load_csv", real)
+    rows, _ = read(path)
+    assert [r["source_id"] for r in good(rows)] == ["1", "2", "3"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=60).map(lambda b: bytes(b"a\n\",x"[c % 4] for c in b)),
+       after=st.integers(0, 3), chunk=st.sampled_from([1, 2, 3, 7, 1 << 20]))
+def test_empty_lines_are_found_with_the_quotes_before_them(tmp_path_factory, data, after,
+                                                           chunk):
+    from leadbridge.connectors._csv_read import empty_lines
+
+    lines = data.split(b"\n") if data else []
+    if data.endswith(b"\n"):
+        lines.pop()
+    expected, quotes = [], 0
+    for number, line in enumerate(lines, 1):
+        if number > after:
+            if line == b"":
+                expected.append((number, quotes % 2 == 1))
+            quotes += line.count(b'"')
+    path = tmp_path_factory.mktemp("e") / "x"
+    path.write_bytes(data)
+    assert empty_lines(path, after, chunk) == expected
 
 
 def test_byte_offsets_become_line_numbers_across_chunk_borders(tmp_path):

@@ -241,6 +241,8 @@ def account_lines(con: duckdb.DuckDBPyConnection, path: Path, label: str, first_
             "Nothing was read from it, so nothing is lost; please report the file.")
     if blank == len(empties):
         blanks = [line for line, _ in empties]
+    elif blank == 0:  # e.g. a one-column file, where DuckDB reads a blank line as a record
+        blanks = []
     else:  # some empty lines lie inside quoted values: the quotes before them say which
         blanks = [line for line, inside in empties if not inside]
         if len(blanks) != blank:

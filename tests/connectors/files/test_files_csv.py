@@ -288,6 +288,15 @@ def test_an_empty_id_after_blank_lines_is_reported_on_its_own_line(tmp_path):
     assert rejected(rows) == {"line:5": "line 5: empty id (column 'id')"}
 
 
+def test_a_one_column_file_reads_blank_lines_as_records_on_their_own_lines(tmp_path):
+    """With one column DuckDB does not skip a blank line: it is a record (with nothing to
+    send, so rejected as such), and it is not counted a second time as a skipped line."""
+    text = 'Email\na@example.com\n\n"b@example.com\n"\nc@example.com\n'
+    rows, _ = read(write(tmp_path / "l.csv", text))
+    assert {r["source_id"]: r["contact_email"] for r in rows} == {
+        "2": "a@example.com", "3": None, "4": "b@example.com\n", "6": "c@example.com"}
+
+
 def test_a_line_the_reader_drops_without_a_reject_stops_the_read(tmp_path, monkeypatch):
     """If DuckDB ever loses a line silently (it did with a smaller read buffer), the line
     count does not add up: the read stops with a clear error before any record is given."""

@@ -121,29 +121,22 @@ def rejected_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[Rejected]
         FROM reject_errors GROUP BY line_byte_position ORDER BY line_byte_position""").fetchall()
     if not rows:
         return []
-    lines = _lines_at(path, _past_newlines(path, [int(r[0]) for r in rows]))
+    # DuckDB's offset is 1-based, and after blank lines its text of the line starts with
+    # (some of) their newlines: the line itself starts past them
+    starts = [int(pos) - 1 + len(text or "") - len((text or "").lstrip("\n"))
+              for pos, _, text in rows]
+    order = sorted(range(len(rows)), key=starts.__getitem__)
+    found = _lines_at(path, [starts[k] for k in order])
+    lines = [0] * len(rows)
+    for k, line in zip(order, found):
+        lines[k] = line
     out = []
     for (_, reason, text), line in zip(rows, lines):
         text = text or ""
-        # after blank lines DuckDB's text of the line starts with their newlines
         span = 1 + text.strip("\r\n").count("\n")
         for word, plain in _PLAIN.items():
             reason = reason.replace(word, plain)
         out.append(Rejected(line=line, span=span, reason=reason))
-    return out
-
-
-def _past_newlines(path: Path, offsets: list[int]) -> list[int]:
-    """Each offset moved past the newlines at it. After blank lines DuckDB places a rejected
-    line at (or just after) the first blank line's start; the line itself is never empty,
-    so it starts at the first byte that is not a newline."""
-    out = []
-    with path.open("rb") as fh:
-        for offset in offsets:
-            fh.seek(offset)
-            while (data := fh.read(4096)) and not data.lstrip(b"\n"):
-                offset += len(data)
-            out.append(offset + len(data) - len(data.lstrip(b"\n")))
     return out
 
 
@@ -234,11 +227,15 @@ def account_lines(con: duckdb.DuckDBPyConnection, path: Path, label: str, first_
     blank = physical - (first_line - 1) - spanned - rejected  # lines in no record
     empties = empty_lines(path, first_line - 1)
     if blank > len(empties):
+        quoting = [r.line for r in rejects if "broken quoting" in r.reason]
+        hint = (f"they follow the broken quoting at line {quoting[0]}, which the reader could "
+                "not recover from line by line; fix the quotes there and read it again"
+                if quoting else "please report the file")
         raise SourceDataError(
             f"{label}: {blank - len(empties)} line(s) were neither read nor rejected by the "
             f"CSV reader (the file has {physical} lines: {first_line - 1} before the data, "
             f"{spanned} in {rows} records, {rejected} rejected, {len(empties)} empty). "
-            "Nothing was read from it, so nothing is lost; please report the file.")
+            f"Nothing was read from it, so nothing is lost; {hint}.")
     if blank == len(empties):
         blanks = [line for line, _ in empties]
     elif blank == 0:  # e.g. a one-column file, where DuckDB reads a blank line as a record

@@ -263,33 +263,25 @@ def empty_lines(path: Path, after: int, chunk: int = 8 << 20) -> list[tuple[int,
             while hit != -1:
                 end = hit + 1  # the newline that ends the empty line
                 if end >= at:
-                    newlines = buf.count(b"\n", at, end)
-                    if line > after:
-                        quotes += buf.count(b'"', at, end)
-                    elif line + newlines > after:  # the data starts inside this stretch
-                        start = _nth_newline(buf, at, after - line + 1) + 1
-                        quotes += buf.count(b'"', start, end)
-                    line += newlines
+                    quotes += _data_quotes(buf, at, end, line, after)
+                    line += buf.count(b"\n", at, end)
                     at = end
                     if line > after:
                         out.append((line, quotes % 2 == 1))
                 hit = buf.find(b"\n\n", hit + 1)
-            newlines = buf.count(b"\n", at)
-            if line > after:
-                quotes += buf.count(b'"', at)
-            elif line + newlines > after:
-                quotes += buf.count(b'"', _nth_newline(buf, at, after - line + 1) + 1)
-            line += newlines
+            quotes += _data_quotes(buf, at, len(buf), line, after)
+            line += buf.count(b"\n", at)
             prev = buf[-1:]
     return out
 
 
-def _nth_newline(buf: bytes, start: int, n: int) -> int:
-    """Offset of the ``n``-th newline in ``buf`` from ``start``."""
-    at = start - 1
-    for _ in range(n):
-        at = buf.find(b"\n", at + 1)
-    return at
+def _data_quotes(buf: bytes, at: int, end: int, line: int, after: int) -> int:
+    """Double quotes in ``buf[at:end]`` past line ``after`` (``line``: the line at ``at``)."""
+    for _ in range(after - line + 1):  # newlines to pass before the data starts
+        at = buf.find(b"\n", at, end) + 1
+        if at == 0:
+            return 0
+    return buf.count(b'"', at, end)
 
 
 def physical_lines(path: Path) -> int:

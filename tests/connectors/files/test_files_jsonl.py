@@ -7,8 +7,10 @@ import json
 
 import pytest
 from files_support import by_id, good, read, rejected
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from leadbridge.errors import SourceDataError
+from leadbridge.errors import SourceDataError, SourceError
 
 
 def test_keys_map_like_headers_and_nested_values_stay_json(tmp_path):
@@ -59,3 +61,25 @@ def test_id_key_duplicates_and_errors(tmp_path):
     empty.write_text("\n\n", encoding="utf-8")
     with pytest.raises(SourceDataError, match="no JSON lines"):
         read(empty, "jsonl")
+
+
+_PIECES = ['{', '}', '"id"', '"email"', ':', '1', ',', '\n', '\n', '\r\n', '[', ']', 'null',
+           '"x@y.com"', 'é', ' ', '"', '\\', '{"id":"7","email":"a@b.co"}']
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.lists(st.sampled_from(_PIECES), max_size=50).map("".join))
+def test_any_mangled_jsonl_file_reads_or_fails_cleanly(tmp_path_factory, body):
+    """Random JSON fragments and line ends: a clean SourceError (never another exception),
+    or one outcome per line, each rejected line under its own number."""
+    path = tmp_path_factory.mktemp("j") / "m.jsonl"
+    path.write_bytes(body.encode())
+    try:
+        rows, _ = read(path, "jsonl")
+    except SourceError:
+        return
+    lines = body.replace("\r\n", "\n").split("\n")
+    bad = [r["source_id"] for r in rows if r["reject_reason"] is not None]
+    assert len(bad) == len(set(bad))
+    assert all(1 <= int(b.removeprefix("line:")) <= len(lines) for b in bad)
+    assert len(rows) <= sum(1 for line in lines if line.strip())

@@ -39,7 +39,10 @@ def run(recs: list[dict[str, Any]], options: EngineOptions | None = None) -> dic
             "SELECT source_id, row_ref, reject_reason FROM lineage ORDER BY source_id").fetchall()
         golden = golden_rows(ws)
         chunks = [(c.body, c.idempotency_key, c.row_refs) for c in sql_chunks(ws, "cust", size=7)]
-    return {"result": result, "lineage": lineage, "golden": golden, "chunks": chunks}
+        conflicts = ws.con.execute(
+            "SELECT row_ref, kind, kept, lost, records FROM conflicts").fetchall()
+    return {"result": result, "lineage": lineage, "golden": golden, "chunks": chunks,
+            "conflicts": conflicts}
 
 
 def reference_partition(recs: list[dict[str, Any]]) -> set[frozenset[str]]:
@@ -122,6 +125,36 @@ def test_no_two_golden_rows_share_a_key_and_megas_key_equals_ours(
             phones.append(row["phone_key"])
     assert len(emails) == len(set(emails))
     assert len(phones) == len(set(phones))
+
+
+@FEW
+@given(records())
+def test_conflicts_list_every_cluster_with_several_keys_and_what_lost(
+        recs: list[dict[str, Any]]) -> None:
+    """A cluster whose records hold several distinct email (or phone) keys has one conflict
+    row per kind: the golden row's key kept, the others lost, and how many records had one."""
+    out = run(recs, NO_GUARD)
+    by_id = {r["source_id"]: r for r in recs}
+    golden = {row["row_ref"]: row for row in out["golden"]}
+    keys: dict[tuple[str, str], list[str]] = {}
+    for source_id, row_ref, _ in out["lineage"]:
+        if row_ref is None:
+            continue
+        r = by_id[source_id]
+        email = (mm.email_key(r["contact_email"]) if mm.is_valid_email(r["contact_email"])
+                 else None)
+        for kind, key in (("email", email), ("phone", mm.phone_key(r["contact_phone"]))):
+            if key is not None:
+                keys.setdefault((row_ref, kind), []).append(key)
+    expected = set()
+    for (row_ref, kind), found in keys.items():
+        if len(set(found)) > 1:
+            kept = golden[row_ref][f"{kind}_key"]
+            assert kept in found
+            expected.add((row_ref, kind, kept, tuple(sorted(set(found) - {kept})), len(found)))
+    assert {(ref, kind, kept, tuple(lost), n) for ref, kind, kept, lost, n
+            in out["conflicts"]} == expected
+    assert len(out["conflicts"]) == len(expected)
 
 
 @FEW

@@ -123,21 +123,25 @@ def rejected_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[Rejected]
         return []
     # DuckDB's offset is 1-based, and after blank lines its text of the line starts with
     # (some of) their newlines: the line itself starts past them
-    starts = [int(pos) - 1 + len(text or "") - len((text or "").lstrip("\n"))
-              for pos, _, text in rows]
-    order = sorted(range(len(rows)), key=starts.__getitem__)
-    found = _lines_at(path, [starts[k] for k in order])
-    lines = [0] * len(rows)
-    for k, line in zip(order, found):
-        lines[k] = line
-    out = []
-    for (_, reason, text), line in zip(rows, lines):
-        text = text or ""
+    texts = [text or "" for _, _, text in rows]
+    starts = [int(pos) - 1 + len(text) - len(text.lstrip("\n"))
+              for (pos, _, _), text in zip(rows, texts)]
+    offsets = sorted(set(starts))  # _lines_at walks the file once, forward
+    line_at = dict(zip(offsets, _lines_at(path, offsets)))
+    by_line: dict[int, Rejected] = {}
+    for (_, reason, _), text, start in zip(rows, texts, starts):
         span = 1 + text.strip("\r\n").count("\n")
         for word, plain in _PLAIN.items():
             reason = reason.replace(word, plain)
-        out.append(Rejected(line=line, span=span, reason=reason))
-    return out
+        line = line_at[start]
+        if line in by_line:  # DuckDB's recovery may split one bad line into several rejects
+            seen = by_line[line]
+            parts = seen.reason.split("; ")
+            parts += [part for part in reason.split("; ") if part not in parts]
+            by_line[line] = Rejected(line=line, span=max(seen.span, span), reason="; ".join(parts))
+        else:
+            by_line[line] = Rejected(line=line, span=span, reason=reason)
+    return list(by_line.values())
 
 
 def _lines_at(path: Path, offsets: list[int], chunk: int = 8 << 20) -> list[int]:
@@ -226,16 +230,18 @@ def account_lines(con: duckdb.DuckDBPyConnection, path: Path, label: str, first_
     spanned = con.execute(f"SELECT coalesce(sum({spans_sql}), 0) FROM {source}").fetchall()[0][0]
     blank = physical - (first_line - 1) - spanned - rejected  # lines in no record
     empties = empty_lines(path, first_line - 1)
-    if blank > len(empties):
+    if not 0 <= blank <= len(empties):  # lines lost, or a line read as two outcomes
         quoting = [r.line for r in rejects if "broken quoting" in r.reason]
         hint = (f"they follow the broken quoting at line {quoting[0]}, which the reader could "
                 "not recover from line by line; fix the quotes there and read it again"
                 if quoting else "please report the file")
+        problem = (f"{blank - len(empties)} line(s) were neither read nor rejected"
+                   if blank > 0 else f"{-blank} line(s) were both read and rejected")
         raise SourceDataError(
-            f"{label}: {blank - len(empties)} line(s) were neither read nor rejected by the "
-            f"CSV reader (the file has {physical} lines: {first_line - 1} before the data, "
-            f"{spanned} in {rows} records, {rejected} rejected, {len(empties)} empty). "
-            f"Nothing was read from it, so nothing is lost; {hint}.")
+            f"{label}: {problem} by the CSV reader (the file has {physical} lines: "
+            f"{first_line - 1} before the data, {spanned} in {rows} records, {rejected} "
+            f"rejected, {len(empties)} empty). Nothing was read from it, so nothing is lost; "
+            f"{hint}.")
     if blank == len(empties):
         blanks = [line for line, _ in empties]
     elif blank == 0:  # e.g. a one-column file, where DuckDB reads a blank line as a record

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from files_support import by_id, good, read, rejected
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leadbridge.errors import ConfigError, SourceDataError, SourceError
@@ -340,8 +340,12 @@ def test_a_line_the_reader_drops_without_a_reject_stops_the_read(tmp_path, monke
 _PIECES = ["a", ",", ",", '"', '""', "\n", "\n", "\r\n", "\r", " ", "x@y.com", "é", "\t"]
 
 
-@settings(max_examples=150, deadline=None)
+# derandomized: the suite runs the same 150 files every time (raise max_examples locally
+# for a deeper run); a new failure is then a change in the code, not a new draw
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(body=st.lists(st.sampled_from(_PIECES), max_size=60).map("".join))
+@example(body='""a,""aa')  # DuckDB rejected this one line twice (two offsets)
+@example(body='""a,""a,,')  # ... and this one both rejected and read as a record
 def test_any_mangled_file_reads_or_fails_cleanly_and_never_loses_a_line(tmp_path_factory,
                                                                       body):
     """Random quotes, delimiters and line ends: either a clean SourceError (never another

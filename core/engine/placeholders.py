@@ -5,6 +5,12 @@ record into one lead. A key held by at least ``threshold`` records whose names a
 keys mostly differ is reported in ``placeholders`` and left out of clustering and of the
 values sent. A real person with many submissions keeps one name, so is not flagged. Keys
 that look like placeholders (KNOWN_EMAIL, KNOWN_PHONE) are flagged from two records on.
+
+"Mostly differ" is: distinct values >= ``ratio`` of the non-empty ones, or at least
+``threshold`` distinct values. The second part keeps the guard working on big files: names
+repeat (a few hundred common names cover thousands of strangers), so on 10,000 records
+holding ``0000000000`` the distinct names fall far below half of them although no name
+covers 1%. One person, or a household, has a handful of names and other keys, not ten.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ def detect(ws: Workspace, options: EngineOptions) -> None:
         SELECT kind, key, records, distinct_names, distinct_other_keys
         FROM ({' UNION ALL '.join(parts)})
         WHERE {guard}
-          AND (named = 0 OR distinct_names >= {ratio} * named)
-          AND (with_other = 0 OR distinct_other_keys >= {ratio} * with_other)
+          AND (named = 0 OR distinct_names >= least({ratio} * named, {threshold}))
+          AND (with_other = 0 OR distinct_other_keys >= least({ratio} * with_other, {threshold}))
         ORDER BY kind, records DESC, key
     """)

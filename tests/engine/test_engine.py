@@ -114,6 +114,38 @@ def test_placeholder_guard_reports_and_leaves_key_out(ws: Workspace) -> None:
     assert (off.clusters, off.placeholder_keys) == (1, 0)  # what MEGA would do unguarded
 
 
+def test_placeholder_guard_holds_when_names_repeat_at_scale(ws: Workspace) -> None:
+    # 400 strangers behind one office phone and one shared inbox, their names drawn from 25
+    # common ones: 25 distinct names is far below half of 400 (the guard's old reading),
+    # yet no name covers even 5% of them. Unguarded, MEGA would make them one lead.
+    names = [f"{first} {last}" for first in ("Ana", "Bo", "Cy", "Di", "Ed")
+             for last in ("Lee", "Kim", "Roe", "Poe", "Ng")]
+    rows = [{"source_id": f"o{i}", "contact_name": names[i % 25],
+             "contact_phone": "(206) 555-0199", "contact_email": f"p{i}@mail.com"}
+            for i in range(400)]
+    rows += [{"source_id": f"i{i}", "contact_name": names[(i * 7) % 25],
+              "contact_email": "Info@Agency.com", "contact_phone": f"3105550{i:03d}"}
+             for i in range(400)]
+    stage(ws, "crm", rows)
+    result = build(ws, FAST)
+    assert ws.con.execute("SELECT kind, key, records, distinct_names FROM placeholders "
+                          "ORDER BY kind").fetchall() == [
+        ("email", "info@agency.com", 400, 25), ("phone", "2065550199", 400, 25)]
+    assert (result.clusters, result.largest_cluster) == (800, 1)
+
+
+def test_one_busy_person_is_not_a_placeholder(ws: Workspace) -> None:
+    # 300 submissions of one person: a dozen spellings of the name, but one email and two
+    # phones. Other keys that agree keep the guard off however many names there are.
+    spellings = [f"Robert {'J ' * (i % 3)}Smith{'.' * (i // 3)}" for i in range(12)]
+    rows = [{"source_id": str(i), "contact_name": spellings[i % 12],
+             "contact_email": "rob@smith.com",
+             "contact_phone": ("2065550123", "4255550123")[i % 2]} for i in range(300)]
+    stage(ws, "crm", rows)
+    result = build(ws, FAST)
+    assert (result.placeholder_keys, result.clusters, result.largest_cluster) == (0, 1, 300)
+
+
 def test_household_separate_puts_shared_phone_on_newest(ws: Workspace) -> None:
     stage(ws, "crm", [
         {"source_id": "1", "contact_email": "ann@x.com", "contact_phone": "2065550123",

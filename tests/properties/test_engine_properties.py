@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from typing import Any
 
-from engine_strategies import records
+from engine_strategies import record, records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadbridge import mega_model as mm
 from leadbridge.chunking import canonical_json, make_chunks
 from leadbridge.engine import EngineOptions, build, golden_rows, sql_chunks, stage
+from leadbridge.engine.placeholders import KNOWN_EMAIL, KNOWN_PHONE
 from leadbridge.workspace import Workspace
 
 # A build is ~40 SQL statements (~0.1 s): fewer examples than the suite default keeps this
@@ -41,8 +43,11 @@ def run(recs: list[dict[str, Any]], options: EngineOptions | None = None) -> dic
         chunks = [(c.body, c.idempotency_key, c.row_refs) for c in sql_chunks(ws, "cust", size=7)]
         conflicts = ws.con.execute(
             "SELECT row_ref, kind, kept, lost, records FROM conflicts").fetchall()
+        placeholders = ws.con.execute(
+            "SELECT kind, key, records, distinct_names, distinct_other_keys FROM placeholders"
+        ).fetchall()
     return {"result": result, "lineage": lineage, "golden": golden, "chunks": chunks,
-            "conflicts": conflicts}
+            "conflicts": conflicts, "placeholders": placeholders}
 
 
 def reference_partition(recs: list[dict[str, Any]]) -> set[frozenset[str]]:
@@ -186,3 +191,59 @@ def test_chunks_cover_every_golden_row_once_and_match_make_chunks(
         body = {k: v for k, v in make_chunks([row], customer_id="c")[0].payload["leads"][0].items()
                 if k != "row_ref"}
         assert row["content_hash"] == hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def reference_placeholders(recs: list[dict[str, Any]], threshold: int,
+                           ratio: float) -> set[tuple[str, str, int, int, int]]:
+    """The guard's rule in Python: a key held by ``threshold`` records (2 if it looks like a
+    placeholder) whose names and other keys differ: distinct values at least ``ratio`` of
+    the non-empty ones, or at least ``threshold`` of them."""
+    live = []
+    for r in recs:
+        if r.get("deleted"):
+            continue
+        email = (mm.email_key(r["contact_email"]) if mm.is_valid_email(r["contact_email"])
+                 else None)
+        name = mm.strip_surrounding(r["contact_name"] or "") or None
+        live.append({"email": email, "phone": mm.phone_key(r["contact_phone"]),
+                     "name": name.lower() if name else None})
+    found = set()
+    for kind, other, known in (("email", "phone", KNOWN_EMAIL), ("phone", "email", KNOWN_PHONE)):
+        for key in {r[kind] for r in live} - {None}:
+            held = [r for r in live if r[kind] == key]
+            if len(held) < (2 if re.search(known, key) else threshold):
+                continue
+            names = [r["name"] for r in held if r["name"] is not None]
+            others = [r[other] for r in held if r[other] is not None]
+            differ = all(not values or len(set(values)) >= min(ratio * len(values), threshold)
+                         for values in (names, others))
+            if differ:
+                found.add((kind, key, len(held), len(set(names)), len(set(others))))
+    return found
+
+
+@st.composite
+def crowded(draw: Any) -> list[dict[str, Any]]:
+    """Records crowding onto a few shared keys, each also with a key of its own at times:
+    shared keys held by more records than there are names (seven) are common, so both
+    readings of "their names differ" (a ratio of them, or threshold distinct names) decide
+    examples, and so do other keys that agree or differ."""
+    out = []
+    for i in range(draw(st.integers(0, 40))):
+        rec = draw(record(i))
+        rec["contact_email"] = draw(st.sampled_from(
+            [None, "a@x.io", " A@X.io", "none@none.com", f"own{i}@x.io"]))
+        rec["contact_phone"] = draw(st.sampled_from(
+            [None, "2065550123", "(206) 555-0123", "000-000-0000", f"415555{i:04d}"]))
+        out.append(rec)
+    return out
+
+
+@FEW
+@given(crowded(), st.integers(2, 6), st.sampled_from([0.0, 0.3, 0.5, 0.8, 1.0]))
+def test_placeholders_follow_the_guard_rule(recs: list[dict[str, Any]], threshold: int,
+                                            ratio: float) -> None:
+    out = run(recs, EngineOptions(placeholder_threshold=threshold,
+                                  placeholder_distinct_ratio=ratio, classify_phones=False))
+    assert set(out["placeholders"]) == reference_placeholders(recs, threshold, ratio)
+    assert out["result"].placeholder_keys == len(out["placeholders"])

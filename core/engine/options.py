@@ -24,8 +24,9 @@ class EngineOptions:
 
     placeholder_guard / placeholder_threshold / placeholder_distinct_ratio:
         a key held by at least ``placeholder_threshold`` records whose other identity (name,
-        other key) differs in at least ``placeholder_distinct_ratio`` of them is a
-        placeholder (``0000000000``, ``none@none.com``): reported, not clustered, not sent.
+        other key) differs in at least ``placeholder_distinct_ratio`` of them, or takes at
+        least ``placeholder_threshold`` distinct values, is a placeholder (``0000000000``,
+        ``none@none.com``): reported, not clustered, not sent.
     household: ``merge`` (what MEGA does: one lead per connected group) or ``separate``
         (one lead per email; a shared phone goes on the newest, the others carry it in the
         custom field ``household_phone``).

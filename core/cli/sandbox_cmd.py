@@ -80,29 +80,31 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
                               "choose another --port") from None
         base_url = sandbox.base_url
-        typer.echo(f"MEGA sandbox listening on {base_url}")
-        if generated:
-            grant = grants[0]
-            typer.echo(f"token:       {grant.token}")
-            typer.echo(f"customer id: {grant.customer_id}")
-            typer.echo(f"scopes:      {','.join(grant.scopes)}")
-            typer.echo(f"export MEGA_BASE_URL={base_url}")
-            typer.echo(f"export MEGA_TOKEN={grant.token}")
-            typer.echo(f"export MEGA_CUSTOMER_ID={grant.customer_id}")
-        else:
-            typer.echo(f"export MEGA_BASE_URL={base_url}")
-            for grant in grants:
-                typer.echo(f"customer {grant.customer_id}: scopes {','.join(grant.scopes)}")
-        if db is not None:
-            typer.echo(f"state kept in {db}")
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach this "
-                       "machine can reach the sandbox (it holds test data only)", err=True)
-        typer.echo("Press Ctrl-C to stop.", err=True)
         # SIGINT too: a process started in the background of a script (`cmd &`) or under
-        # nohup inherits SIGINT *ignored*, and Ctrl-C / kill -INT would never reach it
+        # nohup inherits SIGINT *ignored*, and Ctrl-C / kill -INT would never reach it.
+        # Installed before the address is printed: a script that reads it and stops the
+        # sandbox at once must not find SIGINT still ignored (the signal would be lost).
         previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
+            typer.echo(f"MEGA sandbox listening on {base_url}")
+            if generated:
+                grant = grants[0]
+                typer.echo(f"token:       {grant.token}")
+                typer.echo(f"customer id: {grant.customer_id}")
+                typer.echo(f"scopes:      {','.join(grant.scopes)}")
+                typer.echo(f"export MEGA_BASE_URL={base_url}")
+                typer.echo(f"export MEGA_TOKEN={grant.token}")
+                typer.echo(f"export MEGA_CUSTOMER_ID={grant.customer_id}")
+            else:
+                typer.echo(f"export MEGA_BASE_URL={base_url}")
+                for grant in grants:
+                    typer.echo(f"customer {grant.customer_id}: scopes {','.join(grant.scopes)}")
+            if db is not None:
+                typer.echo(f"state kept in {db}")
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                typer.echo(f"warning: listening on {host}, not loopback: anyone who can reach this "
+                           "machine can reach the sandbox (it holds test data only)", err=True)
+            typer.echo("Press Ctrl-C to stop.", err=True)
             sandbox.serve_forever()
         except KeyboardInterrupt:
             pass

@@ -46,6 +46,9 @@ class Secret:
 
 
 _TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool, "path": Path}
+#: What a user is told a value must be ("must be path, not 5" read as nonsense).
+_NOUNS: dict[str, str] = {"str": "text", "int": "a whole number", "float": "a number",
+                          "path": "a file path"}
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,17 @@ class Option:
         typ = _TYPES.get(self.type)
         if typ is None:
             raise ValueError(f"unknown option type {self.type!r}")
+        wrong = ValueError(f"must be {_NOUNS.get(self.type, self.type)}, not {raw!r}")
+        if typ in (int, float) and isinstance(raw, bool):  # a job file's `batch_size = true`
+            raise wrong
+        if typ is int and isinstance(raw, float) and not raw.is_integer():  # 2.5 is not 2
+            raise wrong
         if isinstance(raw, typ):
             return raw
         try:
             return typ(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"must be {self.type}, not {raw!r}") from None
+            raise wrong from None
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,8 @@ class Connector:
                 values[opt.name] = opt.convert(raw)
             except ValueError as exc:
                 shown = "<secret>" if opt.secret else ""
-                problems.append(f"option {opt.name!r} from {source} {exc}{shown}")
+                where = "" if source == "option" else f" from {source}"
+                problems.append(f"option {opt.name!r}{where} {exc}{shown}")
         if problems:
             raise OptionsError(cls.name or cls.__name__, problems)
         return values

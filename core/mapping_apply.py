@@ -198,6 +198,7 @@ class _BatchMapper:
     def _read_sources(self) -> None:
         wanted = self.m.source_fields()
         custom = [name for name in wanted if name not in CANONICAL_FIELDS]
+        self.report.fields_read.update(custom)
         # a source field that [mapping.fields] or a transform reads is consumed: it is not sent
         # under its own name (map it to custom:<its name> as well to keep it); the field the
         # lead-line rule only looks at (tags, a type) stays as it is
@@ -216,6 +217,7 @@ class _BatchMapper:
                 "SELECT k, count(*), min(sid) FROM (SELECT unnest(json_keys(cf0)) AS k, sid "
                 "FROM (SELECT CASE WHEN json_valid(cf) AND json_type(cf) = 'OBJECT' THEN cf "
                 "END AS cf0, sid FROM lb_map_in)) GROUP BY k ORDER BY k").fetchall()
+            self.report.fields_seen.update(k for k, _, _ in keys)
             if self._trim_all:  # `trim` over every field: read every key this batch holds
                 custom = list(dict.fromkeys([*custom, *(k for k, _, _ in keys)]))
             if custom:

@@ -60,6 +60,9 @@ TARGET_FIELDS: tuple[str, ...] = tuple(
     name for name, typ in CANONICAL_FIELDS.items()
     if name not in ("source_id", "custom_fields", "reject_reason", "deleted", "emails", "phones")
 )
+#: leadbridge's own bookkeeping columns: never a [mapping.fields] source, since a field listed
+#: there is moved away (emptied): no source_id, lost reject reasons, deleted records sent.
+BOOKKEEPING_FIELDS: tuple[str, ...] = ("source_id", "custom_fields", "reject_reason", "deleted")
 #: Value maps: section name -> (canonical column it rewrites, values allowed if fixed enum).
 VALUE_MAPS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "stages": ("stage", None),
@@ -74,6 +77,11 @@ DEFAULTABLE: dict[str, tuple[str, ...]] = {
 }
 _SECTIONS = {"fields", "fields_policy", "lead_line", "defaults", "transforms",
              *VALUE_MAPS, *(f"{name}_policy" for name in VALUE_MAPS)}
+#: The keys of the fixed-shape tables: a misspelt key (``unmaped = "reject"``) must not be
+#: ignored, or the records it meant to reject would be sent.
+_POLICY_KEYS = ("unmapped", "missing", "default")
+_LEAD_LINE_KEYS = ("from", "field", *LEAD_LINES, "unmapped", "default")
+_TRANSFORM_KEYS = ("op", "fields", "to", "sep", "value")
 
 
 @dataclass(frozen=True)
@@ -209,11 +217,17 @@ def load_job(path: str | Path) -> dict[str, Any]:
     import tomllib
 
     file = Path(path)
-    try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
+    try:  # utf-8-sig: Windows editors save a byte-order mark TOML would call a bad statement
+        return tomllib.loads(file.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"job file {str(file)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise ConfigError(f"job file {str(file)!r} is a folder; give the .toml file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"job file {str(file)!r} is not UTF-8 text (byte "
+                          f"{exc.object[exc.start]:#04x} at offset {exc.start}); save it as "
+                          "UTF-8, as TOML requires") from None
+    except OSError as exc:
         raise ConfigError(f"job file {str(file)!r} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"job file {str(file)!r} is not valid TOML: {exc}") from None
@@ -233,8 +247,10 @@ class _Parser:
             self.problems.append(f"unknown section [mapping.{name}] "
                                  f"(known: {', '.join(sorted(_SECTIONS))})")
         fields = self._fields(self._table(data, "fields"))
-        unmapped_fields = self._choice(self._table(data, "fields_policy"), "unmapped",
-                                       FIELD_POLICIES, "keep", "mapping.fields_policy")
+        fields_policy = self._table(data, "fields_policy")
+        self._known_keys(fields_policy, ("unmapped",), "mapping.fields_policy")
+        unmapped_fields = self._choice(fields_policy, "unmapped", FIELD_POLICIES, "keep",
+                                       "mapping.fields_policy")
         maps = {name: self._value_map(data, name, column, allowed)
                 for name, (column, allowed) in VALUE_MAPS.items()}
         lead_line = self._lead_line(self._table(data, "lead_line"))
@@ -258,6 +274,11 @@ class _Parser:
             return {}
         return dict(value)
 
+    def _known_keys(self, table: AbcMapping[str, Any], keys: tuple[str, ...],
+                    where: str) -> None:
+        for key in sorted(set(table) - set(keys)):
+            self.problems.append(f"{where}: unknown key {key!r} (known: {', '.join(keys)})")
+
     def _choice(self, table: dict[str, Any], key: str, choices: tuple[str, ...],
                 default: str, where: str) -> str:
         value = table.get(key, default)
@@ -276,10 +297,28 @@ class _Parser:
             if not isinstance(raw, str):
                 self.problems.append(f"mapping.fields[{source!r}] must be a string")
                 continue
+            if source in BOOKKEEPING_FIELDS:
+                hint = (" (to keep the id as a custom field too: a [[mapping.transforms]] "
+                        'op = "first_non_empty", fields = ["source_id"])'
+                        if source == "source_id" else "")
+                self.problems.append(f"mapping.fields[{source!r}]: {source} is leadbridge's "
+                                     f"bookkeeping, not a source field to move{hint}")
+                continue
             try:
                 out[source] = Target.parse(raw)
             except ValueError as exc:
                 self.problems.append(f"mapping.fields[{source!r}]: {exc}")
+        # two fields into one target: one value would silently overwrite the other
+        by_target: dict[str, list[str]] = {}
+        for source, target in out.items():
+            if target.kind != "drop":
+                by_target.setdefault(str(target), []).append(source)
+        for target_name, sources in by_target.items():
+            if len(sources) > 1:
+                self.problems.append(
+                    f"mapping.fields: {', '.join(map(repr, sources))} all map to "
+                    f"{target_name!r} and only one value can be sent; keep one, or pick the "
+                    "first non-empty with a [[mapping.transforms]] op = \"first_non_empty\"")
         return out
 
     def _value_map(self, data: AbcMapping[str, Any], name: str, column: str,
@@ -294,10 +333,23 @@ class _Parser:
                 self.problems.append(f"{where} must be a non-empty string")
             elif allowed is not None and raw != DROP and raw not in allowed:
                 self.problems.append(f"{where}: {raw!r} is not one of {', '.join(allowed)}")
+            elif not str(source).strip():  # values are trimmed; an empty one is "missing"
+                self.problems.append(f"{where}: an empty value never matches; use "
+                                     f"[mapping.{name}_policy] missing = \"default\"")
             else:
-                values[str(source).strip()] = raw.strip()
+                key = str(source).strip()
+                # two entries matching the same source value with different targets: one
+                # would silently win
+                first = next((k for k in values
+                              if _match_key(column, k) == _match_key(column, key)), None)
+                if first is not None and values[first] != raw.strip():
+                    self.problems.append(f"{where}: {source!r} and {first!r} are the same value "
+                                         f"with different targets ({values[first]!r}, "
+                                         f"{raw.strip()!r}); keep one")
+                values[key] = raw.strip()
         where = f"mapping.{name}_policy"
         policy = self._table(data, f"{name}_policy")
+        self._known_keys(policy, _POLICY_KEYS, where)
         unmapped = self._choice(policy, "unmapped", POLICIES, "omit", where)
         missing = self._choice(policy, "missing", MISSING_POLICIES, "omit", where)
         default = policy.get("default")
@@ -315,6 +367,7 @@ class _Parser:
 
     def _lead_line(self, table: dict[str, Any]) -> LeadLineRule:
         where = "mapping.lead_line"
+        self._known_keys(table, _LEAD_LINE_KEYS, where)
         source = table.get("from")
         if source is None and ("field" in table or "buyer" in table or "seller" in table):
             source = "field"
@@ -375,6 +428,7 @@ class _Parser:
             if not isinstance(step, AbcMapping):
                 self.problems.append(f"{where} must be a table")
                 continue
+            self._known_keys(step, _TRANSFORM_KEYS, where)
             op = step.get("op")
             if op not in TRANSFORM_OPS:
                 self.problems.append(f"{where}: op must be one of {', '.join(TRANSFORM_OPS)}, "
@@ -416,6 +470,12 @@ class _Parser:
             steps.append(Transform(op, tuple(names), target, sep,
                                    None if value is None else _scalar_text(value)))
         return tuple(steps)
+
+
+def _match_key(column: str, value: str) -> str:
+    """What a value map entry matches as (mapping_apply): the trimmed value, and an owner
+    email whatever its case."""
+    return value.lower() if column == "owner" and "@" in value else value
 
 
 def _scalar_text(value: Any) -> str:

@@ -40,6 +40,11 @@ class MappingReport:
     unmapped_fields: dict[str, Unmapped] = field(default_factory=dict)
     unmapped_fields_action: str = "keep"
     defaults_filled: Counter[str] = field(default_factory=Counter)
+    #: source fields the mapping reads (fields, transforms, lead-line rule), and those seen
+    #: in at least one record: a misspelt name (`"Budgte"`) would otherwise map nothing,
+    #: silently, while the real field is kept unmapped
+    fields_read: set[str] = field(default_factory=set)
+    fields_seen: set[str] = field(default_factory=set)
 
     # -- filled by mapping_apply ---------------------------------------------------------
     def add_counts(self, kind: str, counts: dict[str, int]) -> None:
@@ -68,6 +73,11 @@ class MappingReport:
                 self.unmapped_fields[key] = Unmapped(count, example)
 
     # -- reading -------------------------------------------------------------------------
+    @property
+    def fields_missing(self) -> list[str]:
+        """Source fields the mapping reads that no record of the source holds."""
+        return sorted(self.fields_read - self.fields_seen) if self.records else []
+
     def count(self, kind: str, status: str) -> int:
         return self.counts.get(kind, Counter())[status]
 
@@ -89,6 +99,7 @@ class MappingReport:
                                 for k, u in sorted(self.unmapped_fields.items())},
             "unmapped_fields_action": self.unmapped_fields_action,
             "defaults_filled": dict(self.defaults_filled),
+            "fields_missing": self.fields_missing,
         }
 
     def lines(self, examples: int = 5) -> list[str]:
@@ -117,4 +128,8 @@ class MappingReport:
             out.append(f"  source fields not in [mapping.fields], {verb}: {shown}{more}")
         for name, n in sorted(self.defaults_filled.items()):
             out.append(f"  {name}: default filled on {n} record(s)")
+        if self.fields_missing:
+            out.append("  source fields the mapping reads that no record read holds (misspelt, "
+                       "or yielded as a canonical field such as contact_email?): "
+                       + ", ".join(map(repr, self.fields_missing)))
         return out

@@ -94,6 +94,7 @@ def parse_owners(items: Iterable[str]) -> list[Owner]:
     from .errors import ConfigError
 
     out = []
+    ids: dict[str, str] = {}  # label (any case) -> owner id
     for item in items:
         item = item.strip()
         if not item:
@@ -105,6 +106,11 @@ def parse_owners(items: Iterable[str]) -> list[Owner]:
         if not _UUID.match(oid):
             raise ConfigError(f"--owners: {oid!r} is not a MEGA owner id (a UUID); give "
                               "UUID or EMAIL=UUID (or Name=UUID), comma-separated")
+        key = label.strip().casefold()
+        if key and ids.setdefault(key, oid.lower()) != oid.lower():
+            # matching ignores case: the first pair would silently win for every record
+            raise ConfigError(f"--owners: {label.strip()!r} is given two different owner ids "
+                              f"({ids[key]}, {oid}); keep one")
         out.append(Owner(oid, label.strip() or None))
     return out
 
@@ -154,6 +160,12 @@ def propose(p: Profile, mega: MegaSide, *, source_platform: str | None = None) -
         if entry.how == "todo" and slugs is None:
             entry.note = (f"MEGA's custom fields are unknown: \"custom:{slugify(key)}\" to send "
                           "it, \"-\" to drop it (give --custom-fields or --probe to check)")
+        taken = next((e for e in out.fields if e.how in ("exact", "fuzzy")
+                      and e.value == entry.value), None)
+        if taken is not None and entry.how in ("exact", "fuzzy"):
+            # the job loader refuses two fields into one slug: the most used field keeps it
+            entry = Entry(key, TODO, "todo", count, f"{entry.value!r} already holds "
+                          f"{taken.key!r}: only one value can be sent; decide, or \"-\"")
         out.fields.append(entry)
     for value, count in p.values.get("stage", []):
         out.stages.append(_match(value, count, mega.stages, what="stages"))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from ..errors import ConfigError
 
@@ -78,10 +78,17 @@ class EngineOptions:
         """Build from a job file's ``[engine]`` table (typed TOML values); None for none."""
         if table is None:
             return None
-        try:
-            return cls(**dict(table))  # type: ignore[arg-type]
-        except TypeError as exc:
-            raise ConfigError(f"[engine] options: {exc}") from None
+        known = sorted(f.name for f in fields(cls))
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"unknown key in [engine]: {key} (known: {', '.join(known)})")
+            expected, ok = _TABLE_TYPES.get(key, ("", lambda _v: True))
+            if not ok(value):
+                raise ConfigError(f"[engine] {key} must be {expected}, not {value!r}")
+        values = dict(table)
+        if "source_priority" in values:
+            values["source_priority"] = tuple(values["source_priority"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
 
     @classmethod
     def from_pairs(cls, pairs: Mapping[str, str]) -> EngineOptions:
@@ -92,7 +99,7 @@ class EngineOptions:
             if key.startswith("survivorship."):
                 survivorship[key.split(".", 1)[1]] = value
             elif key in ("placeholder_guard", "classify_phones"):
-                kwargs[key] = value.strip().lower() in ("1", "true", "yes", "on")
+                kwargs[key] = _bool(key, value)
             elif key == "placeholder_threshold":
                 kwargs[key] = _int(key, value)
             elif key == "placeholder_distinct_ratio":
@@ -104,6 +111,34 @@ class EngineOptions:
             else:
                 raise ConfigError(f"unknown engine option {key!r}")
         return cls(survivorship=survivorship, **kwargs)  # type: ignore[arg-type]
+
+
+#: The TOML type each ``[engine]`` option needs: the dataclass would take a value the file
+#: does not mean (``placeholder_guard = "false"`` is a true string; ``source_priority =
+#: "a,b"`` a sequence of characters) or fail later with a bare TypeError (``stage_map = 5``).
+_TABLE_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "placeholder_guard": ("true or false (unquoted)", lambda v: isinstance(v, bool)),
+    "classify_phones": ("true or false (unquoted)", lambda v: isinstance(v, bool)),
+    "placeholder_threshold": ("a whole number", lambda v: type(v) is int),
+    "placeholder_distinct_ratio": ("a number", lambda v: type(v) in (int, float)),
+    "household": ("a string", lambda v: isinstance(v, str)),
+    "phone_region": ("a string", lambda v: isinstance(v, str)),
+    "source_priority": ("a list of source names", lambda v: isinstance(v, (list, tuple))
+                        and all(isinstance(x, str) for x in v)),
+    **{name: ("a table of strings ({ key = \"value\" })",
+              lambda v: isinstance(v, Mapping) and all(isinstance(x, str) for x in v.values()))
+       for name in ("survivorship", "stage_map", "owner_map")},
+}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _bool(key: str, value: str) -> bool:
+    """A CLI flag word; anything else is refused (read as false, ``ture`` would switch the
+    placeholder guard off)."""
+    word = value.strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise ConfigError(f"engine option {key} must be true or false, not {value!r}")
+    return word in _TRUE
 
 
 def _int(key: str, value: str) -> int:

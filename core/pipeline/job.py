@@ -50,6 +50,13 @@ from ..mapping_model import load_job as read_job_file
 
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
 _SECTIONS = {"source", "policies", "engine", "target", "mapping"}
+#: The keys each fixed-shape section takes: a misspelt key (``on_dupliate``) would otherwise
+#: be ignored and the run would silently use the default it meant to change.
+_KEYS = {
+    "source": {"connector", "label", "options"},
+    "policies": {"on_duplicate", "mode", "dry_run", "retry_failed", "send_anyway", "probe"},
+    "target": {"base_url", "stages", "owners", "custom_fields", "sandbox"},
+}
 
 
 @dataclass(frozen=True)
@@ -98,16 +105,24 @@ def load(path: str | Path) -> Job:
     # [mapping] holds source field names and values, never credentials
     _check_no_secrets({k: v for k, v in data.items() if k not in ("engine", "mapping")},
                       str(file))
-    source = data.get("source") or {}
+    where = f"job file {str(file)!r}"
+    tables = {name: _table(data, name, where) for name in ("source", "policies", "target",
+                                                           "engine")}
+    for name, keys in _KEYS.items():
+        extra = sorted(set(tables[name]) - keys)
+        if extra:
+            raise ConfigError(f"{where}: unknown key(s) in [{name}]: {', '.join(extra)} "
+                              f"(known: {', '.join(sorted(keys))})")
+    _check_engine(tables["engine"], where)
+    source = tables["source"]
     connector = source.get("connector")
     if not isinstance(connector, str) or not connector:
         raise ConfigError(f"job file {str(file)!r}: [source] needs connector = \"NAME\"")
-    options = dict(source.get("options") or {})
+    options = _table(source, "options", where, "source.options")
     for key, value in list(options.items()):  # paths relative to the job file
         if key in ("path", "file") and isinstance(value, str) and not Path(value).is_absolute():
             options[key] = str((file.parent / value))
-    policies = data.get("policies") or {}
-    target = data.get("target") or {}
+    policies, target = tables["policies"], tables["target"]
     on_duplicate = policies.get("on_duplicate", "update")
     mode = policies.get("mode", "bulk")
     if on_duplicate not in ("update", "skip"):
@@ -123,24 +138,61 @@ def load(path: str | Path) -> Job:
             raise ConfigError(f"job file {str(file)!r}: [target] {name} must be a list of strings")
         return tuple(value)
 
+    def flag(table: dict[str, Any], section: str, name: str) -> bool:
+        value = table.get(name, False)
+        if not isinstance(value, bool):  # bool("false") is True: never guess
+            raise ConfigError(f"{where}: [{section}] {name} must be true or false (unquoted), "
+                              f"not {value!r}")
+        return value
+
+    def text(table: dict[str, Any], section: str, name: str) -> str | None:
+        value = table.get(name)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise ConfigError(f"{where}: [{section}] {name} must be a non-empty string")
+        return value
+
     return Job(
         connector=connector,
         options=options,
-        label=source.get("label"),
+        label=text(source, "source", "label"),
         on_duplicate=on_duplicate,
         mode=mode,
-        dry_run=bool(policies.get("dry_run", False)),
-        retry_failed=bool(policies.get("retry_failed", False)),
-        engine=dict(data.get("engine") or {}),
-        base_url=target.get("base_url"),
+        dry_run=flag(policies, "policies", "dry_run"),
+        retry_failed=flag(policies, "policies", "retry_failed"),
+        engine=tables["engine"],
+        base_url=text(target, "target", "base_url"),
         stages=strings("stages"),
         owners=strings("owners"),
-        sandbox=bool(target.get("sandbox", False)),
+        sandbox=flag(target, "target", "sandbox"),
         custom_fields=strings("custom_fields"),
         mapping=_mapping(data, file),
-        send_anyway=bool(policies.get("send_anyway", False)),
-        probe=bool(policies.get("probe", False)),
+        send_anyway=flag(policies, "policies", "send_anyway"),
+        probe=flag(policies, "policies", "probe"),
     )
+
+
+def _table(data: dict[str, Any], name: str, where: str, shown: str | None = None
+           ) -> dict[str, Any]:
+    """``data[name]`` as a dict (absent: empty); anything but a TOML table is a ConfigError
+    rather than an AttributeError deep in the loader."""
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{shown or name}] must be a table, not a "
+                          f"{type(value).__name__}")  # the value itself may be a pasted secret
+    return dict(value)
+
+
+def _check_engine(table: dict[str, Any], where: str) -> None:
+    """Unknown ``[engine]`` keys and values of the wrong TOML type, named with the file
+    (the engine's own check, run now so the file is refused before anything is read)."""
+    from ..engine import EngineOptions
+
+    try:
+        EngineOptions.from_table(table)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _mapping(data: dict[str, Any], file: Path) -> Mapping | None:

@@ -268,6 +268,25 @@ def test_engine_options_are_validated() -> None:
     assert EngineOptions.from_pairs({"placeholder_threshold": "5"}).placeholder_threshold == 5
 
 
+def test_engine_flags_and_tables_take_only_what_they_mean() -> None:
+    # a misspelt flag word used to read as false: "ture" switched the guard off
+    with pytest.raises(ConfigError, match="placeholder_guard must be true or false"):
+        EngineOptions.from_pairs({"placeholder_guard": "ture"})
+    assert EngineOptions.from_pairs({"placeholder_guard": " Off "}).placeholder_guard is False
+    # a job file's [engine] table, or engine_options={...} from Python: typed values only
+    for table, message in (({"placeholder_guard": "false"}, "true or false"),
+                           ({"source_priority": "a,b"}, "a list of source names"),
+                           ({"stage_map": 5}, "a table of strings"),
+                           ({"placeholder_threshold": 2.5}, "a whole number"),
+                           ({"colour": "blue"}, "unknown key in \\[engine\\]: colour")):
+        with pytest.raises(ConfigError, match=message):
+            EngineOptions.from_table(table)
+    options = EngineOptions.from_table({"source_priority": ["crm", "csv"],
+                                        "placeholder_guard": False})
+    assert options is not None
+    assert (options.source_priority, options.placeholder_guard) == (("crm", "csv"), False)
+
+
 def test_dedupe_writes_every_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEGA_CUSTOMER_ID", raising=False)
     ListConnector.rows = [

@@ -104,3 +104,18 @@ def test_batches_are_cast_and_completed_to_the_canonical_schema():
     assert [b.schema == CANONICAL_SCHEMA for b in out] == [True, True]
     assert out[0].column("source_id").to_pylist() == ["1", "2"]
     assert out[1].column("source_id").to_pylist() == ["3"]
+
+
+def test_typed_values_from_a_job_file_are_checked_and_named_plainly():
+    """TOML gives typed values: `count = 2.5` was truncated to 2 and `count = true` read as 1;
+    a wrong value said "option 'where' from option must be path, not 5"."""
+    for value in (2.5, True):
+        with pytest.raises(OptionsError, match=f"option 'count' must be a whole number, not "
+                                               f"{value!r}"):
+            Typed(token="t", host="h", count=value)
+    with pytest.raises(OptionsError) as exc:
+        Typed(token="t", host="h", where=5, ratio=False)
+    assert "option 'where' must be a file path, not 5" in str(exc.value)
+    assert "option 'ratio' must be a number, not False" in str(exc.value)
+    assert "from option" not in str(exc.value)
+    assert Typed(token="t", host="h", count=3.0).config["count"] == 3

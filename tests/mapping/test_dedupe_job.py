@@ -75,3 +75,34 @@ def test_dedupe_job_refuses_engine_options_on_the_command_line(tmp_path: Path) -
     result = CliRunner().invoke(app, ["dedupe", "--job", str(_job(tmp_path)), "--out",
                                       str(tmp_path / "o"), "--engine-option", "household=merge"])
     assert result.exit_code == 2 and "[engine]" in result.output
+
+
+def test_unusable_output_paths_and_empty_lists_are_clear_errors(tmp_path: Path) -> None:
+    """`map --output FOLDER --force` and `dedupe --out FILE` were OSError tracebacks (the
+    first after the whole source had been read); without --force a folder was 'exists'.
+    `map --stages ""` wrote `stages = []` and said every stage matched nothing."""
+    job = _job(tmp_path)
+    src = str(tmp_path / "leads.csv")
+    runner = CliRunner()
+    for args, words in (
+            (["map", "csv", src, "--output", str(tmp_path), "--force"], "is a folder"),
+            (["map", "csv", src, "--output", str(tmp_path)], "is a folder"),
+            (["map", "csv", src, "--output", str(job / "x.toml")], "cannot be created"),
+            (["dedupe", "--job", str(job), "--out", str(job)], "is a file; give a folder"),
+            (["dedupe", "csv", src, "--out", str(job / "sub")], "cannot be created"),
+            # an empty list was written as `stages = []`, which sync reads as "not known"
+            (["map", "csv", src, "--stages", " , "], "--stages lists nothing"),
+            (["map", "csv", src, "--owners", ""], "--owners lists nothing")):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and words in result.output, (args, result.output)
+
+
+def test_an_engine_flag_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
+    """`--engine-option placeholder_guard=ture` switched the guard off without a word."""
+    _job(tmp_path)
+    result = CliRunner().invoke(app, ["dedupe", "csv", str(tmp_path / "leads.csv"), "--out",
+                                      str(tmp_path / "o"), "--engine-option",
+                                      "placeholder_guard=ture"])
+    assert result.exit_code == 2
+    assert "placeholder_guard must be true or false, not 'ture'" in result.output
+    assert not (tmp_path / "o").exists()

@@ -180,3 +180,80 @@ def test_enum_values_are_mapped_or_reported() -> None:
                        {"source_platforms": {"Facebook Ads": "meta_ads"}})
     assert [r["source_platform"] for r in out] == ["meta_ads", "hubspot", None]
     assert report.unmapped["source_platform"]["Carrier pigeon"].count == 1
+
+
+def test_two_fields_into_one_target_are_refused() -> None:
+    """Both values cannot be sent: one silently replaced the other on every record holding
+    both. first_non_empty says which one wins; "-" targets may repeat."""
+    with pytest.raises(ConfigError) as err:
+        Mapping.from_dict({"fields": {"Mobile": "contact_phone", "Work": "contact_phone",
+                                      "Budget": "custom:budget", "Budget ($)": "custom:budget",
+                                      "A": "-", "B": "-"}})
+    text = str(err.value)
+    assert "'Mobile', 'Work' all map to 'contact_phone'" in text
+    assert "'Budget', 'Budget ($)' all map to 'custom:budget'" in text
+    assert "first_non_empty" in text and "'A'" not in text
+
+
+@pytest.mark.parametrize("mapping, fragment", [
+    ({"stages_policy": {"unmaped": "reject"}}, "mapping.stages_policy: unknown key 'unmaped'"),
+    ({"fields_policy": {"unmaped": "omit"}}, "mapping.fields_policy: unknown key 'unmaped'"),
+    ({"lead_line": {"field": "Type", "buyer": ["B"], "sellers": ["S"]}},
+     "mapping.lead_line: unknown key 'sellers'"),
+    ({"transforms": [{"op": "join", "fields": ["A", "B"], "to": "contact_name",
+                      "separator": ", "}]}, "mapping.transforms #1: unknown key 'separator'"),
+])
+def test_misspelt_keys_in_policies_lead_line_and_transforms_are_refused(
+        mapping: dict[str, Any], fragment: str) -> None:
+    """`unmaped = "reject"` was ignored: the records it meant to reject were sent."""
+    with pytest.raises(ConfigError) as err:
+        Mapping.from_dict(mapping)
+    assert fragment in str(err.value)
+
+
+def test_value_map_entries_matching_the_same_value_must_agree() -> None:
+    """Keys match trimmed, owner emails whatever their case: `"New"` and `" New"` (or
+    `"a@x.com"` and `"A@x.com"`) with different targets let one silently win."""
+    with pytest.raises(ConfigError) as err:
+        Mapping.from_dict({"stages": {"New": "new", " New": "won"},
+                           "owners": {"ana@agency.com": OWNER_ANA, "Ana@Agency.com": OWNER_TOM}})
+    text = str(err.value)
+    assert "' New' and 'New' are the same value" in text
+    assert "'Ana@Agency.com' and 'ana@agency.com' are the same value" in text
+    same = Mapping.from_dict({"stages": {"New": "new", "New ": "new", "new": "won"}})
+    assert same.stages.values == {"New": "new", "new": "won"}  # stage values keep their case
+    # an empty key never matches (values are trimmed, empty is "missing"): it did nothing
+    with pytest.raises(ConfigError, match=r"an empty value never matches; use \[mapping"):
+        Mapping.from_dict({"stages": {" ": "new"}})
+
+
+def test_source_fields_the_mapping_reads_but_no_record_holds_are_reported() -> None:
+    """A misspelt `"Budgte" = "custom:budget"` (or a join of "email", which the connector
+    yields as contact_email) mapped nothing and said nothing, while the real field went on
+    unmapped."""
+    records = [{"source_id": "1", "contact_email": "a@x.com",
+                "custom_fields": {"Budget": "5", "First": "Ana"}},
+               {"source_id": "2", "custom_fields": {"Budget": "6"}}]
+    _, report = _run(records, {"fields": {"Budgte": "custom:budget", "First": "contact_name"},
+                               "transforms": [{"op": "join", "fields": ["First", "email"],
+                                               "to": "custom:x"}]})
+    assert report.fields_missing == ["Budgte", "email"]  # "First" is in record 1
+    assert any("no record read holds" in line and "'Budgte', 'email'" in line
+               for line in report.lines())
+    assert report.as_dict()["fields_missing"] == ["Budgte", "email"]
+    _, clean = _run(records, {"fields": {"Budget": "custom:budget"}})
+    assert clean.fields_missing == [] and not any("no record" in x for x in clean.lines())
+
+
+@pytest.mark.parametrize("name", ["source_id", "reject_reason", "deleted", "custom_fields"])
+def test_bookkeeping_columns_are_not_mapping_sources(name: str) -> None:
+    """A [mapping.fields] source is moved away: `source_id = "custom:old_id"` emptied every id
+    (then "name the id column with --id-column"), `reject_reason = "-"` replaced a located
+    connector reason, `deleted = "-"` would send records deleted at the source."""
+    with pytest.raises(ConfigError, match=f"{name} is leadbridge's bookkeeping"):
+        Mapping.from_dict({"fields": {name: "custom:x"}})
+    # the documented way to keep the id as a custom field as well
+    out, _ = _run([{"source_id": "7", "contact_email": "a@x.com"}],
+                  {"transforms": [{"op": "first_non_empty", "fields": ["source_id"],
+                                   "to": "custom:old_id"}]})
+    assert out[0]["source_id"] == "7" and _custom(out[0]) == {"old_id": "7"}

@@ -122,3 +122,27 @@ def test_a_column_that_is_always_empty_gets_no_todo() -> None:
                        MEGA)
     keys = {e.key for e in proposal.fields}
     assert "Budget ($)" in keys and "Never filled" not in keys
+
+
+def test_two_columns_matching_one_slug_leave_a_todo_not_a_refused_job() -> None:
+    """`Budget` and `Budget ($)` both match `budget`: proposing both as exact wrote a job the
+    loader refuses (one value would overwrite the other) while `map` said "no TODO left"."""
+    proposal = propose(profile([
+        {"source_id": "1", "contact_email": "a@example.com",
+         "custom_fields": '{"Budget": "5", "Budget ($)": "6"}'},
+        {"source_id": "2", "contact_email": "b@example.com", "custom_fields": '{"Budget": "7"}'}]),
+        MEGA)
+    fields = {e.key: e for e in proposal.fields}
+    assert (fields["Budget"].value, fields["Budget"].how) == ("custom:budget", "exact")
+    assert (fields["Budget ($)"].value, fields["Budget ($)"].how) == ("TODO", "todo")
+    assert "already holds 'Budget'" in fields["Budget ($)"].note
+    with pytest.raises(ConfigError, match="TODO"):
+        Mapping.from_dict({"fields": {e.key: e.value for e in proposal.fields}})
+
+
+def test_one_owner_email_given_two_ids_is_refused() -> None:
+    """Emails match whatever their case: `a@x.com=ID1,A@x.com=ID2` silently sent ID1 for
+    every record of that owner. The same pair twice is harmless."""
+    with pytest.raises(ConfigError, match="'Ana@agency.com' is given two different owner ids"):
+        parse_owners([f"ana@agency.com={OWNER_ANA}", f"Ana@agency.com={OWNER_TOM}"])
+    assert len(parse_owners([f"ana@agency.com={OWNER_ANA}", f"ana@agency.com={OWNER_ANA}"])) == 2

@@ -21,6 +21,28 @@ from .errors import WorkspaceError
 from .mega_model import duckdb_macros
 
 
+def not_duckdb(path: Path) -> str | None:
+    """Why ``path`` cannot be opened as a DuckDB database file, or None (a missing file is
+    fine: DuckDB creates it).
+
+    Why check at all: DuckDB opens ``leads.csv`` (or a JSON or Parquet file) as a read-only
+    view and keeps every table it then creates in memory, so a mistyped ``--workspace
+    leads.csv`` would run a whole sync and keep no ledger, no cursor and no report.
+    """
+    if path.is_dir():
+        return "is a folder, not a file"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if head and head[8:12] != b"DUCK":  # a DuckDB file starts with a checksum, then DUCK
+        return "is not a DuckDB database (a path that does not exist yet creates one)"
+    return None
+
+
 class Workspace:
     """An open DuckDB workspace; use ``Workspace.open(path)`` (``None`` = in memory)."""
 
@@ -49,12 +71,21 @@ class Workspace:
                     f"workspace {str(target)!r}: cannot create its folder ({exc.strerror}); "
                     "choose another path with --workspace"
                 ) from None
+        problem = not_duckdb(target) if target is not None else None
+        if problem:
+            raise WorkspaceError(f"workspace {str(target)!r} {problem}: pass another "
+                                 "--workspace")
         try:
             con = duckdb.connect(str(target) if target else ":memory:")
         except duckdb.IOException as exc:
             message = str(exc).split("\n")[0]
+            if "not a valid DuckDB database" in message:  # e.g. an empty file
+                raise WorkspaceError(f"workspace {str(target)!r} is not a DuckDB database: "
+                                     "pass another --workspace") from None
+            # DuckDB's last words say why ("Permission denied"); the rest repeats the path
             hint = ("another leadbridge process is using it; wait for it or pass another "
-                    "--workspace" if "lock" in message.lower() else "check the path")
+                    "--workspace" if "lock" in message.lower() else
+                    f"{message.rsplit(': ', 1)[-1]}; choose another path with --workspace")
             raise WorkspaceError(f"workspace {str(target)!r} cannot be opened: {hint}") from None
         except duckdb.Error as exc:
             raise WorkspaceError(

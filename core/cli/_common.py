@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import typer
 
@@ -30,6 +30,36 @@ def friendly_errors(func: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def quiet_retry_logs() -> None:
+    """Retries are counted in summaries and errors; without this, Python's last-resort handler
+    would print each stamina retry event on stderr (sync, pull, map --probe)."""
+    import logging
+
+    logging.getLogger("stamina").addHandler(logging.NullHandler())
+
+
+def refuse_folder(path: Path, option: str) -> None:
+    """A file option naming a folder is refused up front, before any work is done."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {str(path)!r} is a folder; give a file name")
+
+
+def open_output(path: Path, option: str) -> IO[str]:
+    """Open ``path`` for writing text (creating its folder): a place that cannot be written is
+    a ConfigError naming the option, never an OSError traceback after the work is done."""
+    refuse_folder(path, option)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{option} {str(path)!r}: its folder cannot be created "
+                          f"({exc.strerror or exc})") from None
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ConfigError(f"{option} {str(path)!r} cannot be written ({exc.strerror or exc})"
+                          ) from None
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, str]:

@@ -53,6 +53,18 @@ def _from_job(job: Path) -> tuple[Connector, Any]:
     return connector, options
 
 
+def _output_folder(out: Path) -> None:
+    """Create ``--out`` before reading anything: a file or an unwritable place there is a
+    ConfigError, not an OSError traceback once the source has been read."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a file; give a folder (created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {str(out)!r} cannot be created ({exc.strerror or exc}); "
+                          "give another folder") from None
+
+
 @friendly_errors
 def dedupe_command(
     name: Optional[str] = typer.Argument(
@@ -80,11 +92,12 @@ def dedupe_command(
     if job is not None and engine_option:
         raise ConfigError("--job names the engine options in its [engine] table; drop "
                           "--engine-option or the --job option")
-    options = EngineOptions.from_pairs(parse_options(engine_option))  # checked before any read
+    options = EngineOptions.from_pairs(parse_options(engine_option))  # before any read
     connector = connector_from_args(name, path, option, job, id_column=id_column,
                                     encoding=encoding)
     if connector is None:  # --job names the source, its [engine] and its [mapping]
         connector, options = _from_job(job)
+    _output_folder(out)  # once every argument is valid, before the source is read
     result = dedupe(connector, out, workspace=workspace, options=options,
                     customer_id=customer_id)
     s = result.summary()

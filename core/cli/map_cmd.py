@@ -18,7 +18,8 @@ import typer
 
 from ..errors import ConfigError
 from ..pipeline.job import _SECRET_WORDS  # the words the job loader refuses as keys
-from ._common import build_connector, friendly_errors, parse_options
+from ._common import (build_connector, friendly_errors, open_output, parse_options,
+                      quiet_retry_logs, refuse_folder)
 
 
 def register(app: typer.Typer) -> None:
@@ -63,10 +64,16 @@ def map_command(
     from ..mapping_inspect import profile
     from ..mapping_suggest import MegaSide, parse_owners, propose, render
 
+    if output is not None:
+        refuse_folder(output, "--output")
     if output is not None and output.exists() and not force:
         raise ConfigError(f"{str(output)!r} exists; pass --force to overwrite it")
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be at least 1")
+    for flag, given in (("--stages", stages), ("--owners", owners)):
+        if given and not _split(given):  # `stages = []` would read as "not known" later
+            raise ConfigError(f"{flag} lists nothing: give the values, comma-separated, or "
+                              "leave the option out")
     if probe and not os.environ.get("MEGA_TOKEN"):  # before reading a large source
         raise ConfigError("--probe asks MEGA: set MEGA_TOKEN and MEGA_CUSTOMER_ID (and "
                           "MEGA_BASE_URL for a sandbox)")
@@ -79,6 +86,7 @@ def map_command(
     if workspace is not None:
         _add_snapshot(mega, workspace)
     if probe:
+        quiet_retry_logs()
         _add_probe(mega, prof)
     proposal = propose(prof, mega, source_platform=getattr(connector, "source_platform", None))
     options = _job_options(name, path, option, id_column, connector, output)
@@ -88,8 +96,8 @@ def map_command(
         sys.stdout.write(text)
         out = sys.stderr
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        with open_output(output, "--output") as fh:
+            fh.write(text)
         out = sys.stdout
     for line in _summary(prof, proposal, output):
         print(line, file=out)

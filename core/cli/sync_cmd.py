@@ -16,17 +16,11 @@ from typing import Any, Optional
 import typer
 
 from ..errors import ConfigError, WorkspaceError
-from ._common import DEFAULT_WORKSPACE, build_connector, connector_from_args, friendly_errors
+from ..workspace import not_duckdb
+from ._common import (DEFAULT_WORKSPACE, build_connector, connector_from_args, friendly_errors,
+                      open_output, quiet_retry_logs, refuse_folder)
 
 _WS_HELP = "DuckDB workspace file (created if missing)."
-
-
-def _quiet_retry_logs() -> None:
-    """Retries are counted in the summary; without this, Python's last-resort handler would
-    print each stamina retry event on stderr."""
-    import logging
-
-    logging.getLogger("stamina").addHandler(logging.NullHandler())
 
 
 def _console() -> Any:
@@ -46,13 +40,17 @@ def _existing_workspace(path: Path) -> Path:
 # --- rendering ----------------------------------------------------------------------------
 
 def render_sync(summary: dict[str, Any], console: Any, *, workspace: Path | None) -> None:
+    """Source labels, field names, values and MEGA's messages are data, not rich markup: each
+    is escaped, or a ``[/b]`` column header would crash the output of a finished run."""
+    from rich.markup import escape
     from rich.table import Table
 
     rec = summary["record_status"]
     rows = summary["row_status"]
     build = summary.get("build") or {}
     kind = "dry run" if summary.get("dry_run") else f"{summary.get('mode', 'bulk')} sync"
-    console.print(f"[bold]Run {summary['run_id']}[/bold] ({kind} of {summary['source']!r}): "
+    source = escape(repr(summary["source"]))
+    console.print(f"[bold]Run {summary['run_id']}[/bold] ({kind} of {source}): "
                   f"{summary['status']}")
     table = Table(show_header=True, header_style="bold")
     table.add_column("")
@@ -77,27 +75,30 @@ def render_sync(summary: dict[str, Any], console: Any, *, workspace: Path | None
     table.add_row("prediction mismatches",
                   f"{summary['prediction_mismatches']} of {summary['predicted_compared']}")
     console.print(table)
-    if summary["rows_sent"] == 0:
+    if summary["rows_sent"] == 0 and not summary["golden_rows"]:  # not "already sent"
+        console.print("Nothing to send: no source record left a row to send (each one's "
+                      "outcome is listed below and in the report).")
+    elif summary["rows_sent"] == 0:
         console.print("Nothing to send: every golden row already reached MEGA unchanged.")
     if summary["errors"]:
         console.print("[bold]MEGA's reasons for failed rows[/bold]:")
         for message, count in summary["errors"].items():
-            console.print(f"  {count} x {message}")
+            console.print(f"  {count} x {message}", markup=False)
     if summary.get("rejected_reasons"):
         console.print("[bold]Rejected locally[/bold]:")
         for message, count in summary["rejected_reasons"].items():
-            console.print(f"  {count} x {message}")
+            console.print(f"  {count} x {message}", markup=False)
     for line in ((summary.get("build") or {}).get("mapping") or {}).get("lines") or []:
         console.print(line, markup=False)  # [mapping]: counts and unmapped values
     if summary["unknown_custom_fields"]:
         console.print("Unknown custom fields (ignored by MEGA): "
-                      + ", ".join(summary["unknown_custom_fields"]))
+                      + ", ".join(summary["unknown_custom_fields"]), markup=False)
     for ex in summary.get("mismatch_examples") or []:
         console.print(f"  mismatch {ex['row_ref']}: predicted {ex['predicted']}, "
-                      f"MEGA answered {ex['actual']}")
+                      f"MEGA answered {ex['actual']}", markup=False)
     ws = f" --workspace {workspace}" if workspace else ""
     console.print(f"Per-record outcomes: leadbridge report --run {summary['run_id']} "
-                  f"--format csv --output outcomes.csv{ws}")
+                  f"--format csv --output outcomes.csv{ws}", markup=False)
 
 
 def render_plan(summary: dict[str, Any], console: Any) -> None:
@@ -121,7 +122,8 @@ def render_plan(summary: dict[str, Any], console: Any) -> None:
         console.print(line, markup=False)  # [mapping]: counts and unmapped values
     if not summary.get("stages_known"):
         console.print("Stages and owners were not checked (unknown offline): list them under "
-                      "[target] stages/owners in a job file to predict those failures too.")
+                      "[target] stages/owners in a job file to predict those failures too.",
+                      markup=False)
     if not summary["snapshot_leads"]:
         console.print("No MEGA snapshot: predictions assume an empty account "
                       "(`leadbridge pull` fetches the existing leads).")
@@ -144,13 +146,16 @@ def register(app: typer.Typer) -> None:
         encoding: Optional[str] = typer.Option(None, "--encoding",
                                                help="Text encoding of the file (else detected)."),
         workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
-        on_duplicate: str = typer.Option("update", "--on-duplicate", help="update or skip."),
+        on_duplicate: Optional[str] = typer.Option(
+            None, "--on-duplicate", help="update (default) or skip; wins over the job's."),
         dry_run: bool = typer.Option(False, "--dry-run",
                                      help="Send MEGA's dry_run and compare to the prediction."),
         sandbox: bool = typer.Option(False, "--sandbox",
                                      help="Run against an in-process sandbox (no token)."),
         json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
-        mode: str = typer.Option("bulk", "--mode", help="bulk (inert) or live (single creates)."),
+        mode: Optional[str] = typer.Option(
+            None, "--mode", help="bulk (default, inert) or live (single creates); wins over "
+            "the job's."),
         job: Optional[Path] = typer.Option(None, "--job", help="TOML job file."),
         retry_failed: bool = typer.Option(False, "--retry-failed",
                                           help="Re-send unchanged rows MEGA failed before."),
@@ -166,7 +171,7 @@ def register(app: typer.Typer) -> None:
         from ..pipeline import load_job, sync
         from ..pipeline.api import NO_TOKEN
 
-        _quiet_retry_logs()
+        quiet_retry_logs()
         spec = load_job(job) if job is not None else None
         if not (sandbox or (spec and spec.sandbox) or os.environ.get("MEGA_TOKEN")):
             raise ConfigError(NO_TOKEN)
@@ -201,8 +206,10 @@ def register(app: typer.Typer) -> None:
         id_column: Optional[str] = typer.Option(None, "--id-column"),
         encoding: Optional[str] = typer.Option(None, "--encoding"),
         workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
-        on_duplicate: str = typer.Option("update", "--on-duplicate"),
-        mode: str = typer.Option("bulk", "--mode"),
+        on_duplicate: Optional[str] = typer.Option(
+            None, "--on-duplicate", help="update (default) or skip; wins over the job's."),
+        mode: Optional[str] = typer.Option(
+            None, "--mode", help="bulk (default) or live; wins over the job's."),
         job: Optional[Path] = typer.Option(None, "--job"),
         json_out: bool = typer.Option(False, "--json"),
         send_anyway: bool = typer.Option(False, "--send-anyway",
@@ -237,6 +244,7 @@ def register(app: typer.Typer) -> None:
 
         if not sandbox and not os.environ.get("MEGA_TOKEN"):
             raise ConfigError(NO_TOKEN)
+        quiet_retry_logs()
         result = pull_snapshot(workspace=workspace, sandbox=sandbox, full=full)
         if json_out:
             typer.echo(json.dumps(result.as_dict()))
@@ -252,6 +260,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """List the sync runs recorded in the workspace."""
+        from rich.markup import escape
         from rich.table import Table
 
         from ..pipeline import ledger, runs
@@ -278,7 +287,7 @@ def register(app: typer.Typer) -> None:
         for r in items:
             rec = (r.summary or {}).get("record_status") or {}
             mode = r.mode + (" dry-run" if r.dry_run else "")
-            table.add_row(r.run_id, r.source, mode, r.status,
+            table.add_row(r.run_id, escape(r.source), mode, r.status,
                           r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
                           str((r.summary or {}).get("records", "")),
                           *(str(rec.get(s, "")) for s in ("created", "updated", "skipped",
@@ -293,6 +302,8 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("csv", "--format", help="csv or json."),
         output: Optional[Path] = typer.Option(None, "--output", help="File (default: stdout)."),
         workspace: Path = typer.Option(DEFAULT_WORKSPACE, "--workspace", help=_WS_HELP),
+        force: bool = typer.Option(False, "--force",
+                                   help="Overwrite an --output file that is not a report."),
     ) -> None:
         """One line per source record: status, MEGA lead id, matched_by, prediction, errors."""
         from ..pipeline import ledger, report, runs
@@ -300,6 +311,11 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in ("csv", "json"):
             raise ConfigError(f"--format must be csv or json, not {fmt!r}")
+        if output is not None:
+            refuse_folder(output, "--output")
+            if not force and not _replaceable_report(output, report.COLUMNS):
+                raise ConfigError(f"--output {str(output)!r} exists and is not a leadbridge "
+                                  "report (the source file?); pass --force to overwrite it")
         with Workspace.open(_existing_workspace(workspace)) as ws:
             ledger.ensure(ws.con)
             chosen = runs.get(ws.con, run) if run else runs.latest(ws.con)
@@ -310,8 +326,7 @@ def register(app: typer.Typer) -> None:
         if output is None:
             (report.write_csv if fmt == "csv" else report.write_json)(rows, sys.stdout)
         else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            with output.open("w", encoding="utf-8", newline="") as fh:
+            with open_output(output, "--output") as fh:
                 n = (report.write_csv if fmt == "csv" else report.write_json)(rows, fh)
             typer.echo(f"Wrote {n} record outcome(s) of run {chosen.run_id} to {output}",
                        err=True)
@@ -328,6 +343,8 @@ def register(app: typer.Typer) -> None:
         from ..pipeline.demo import SAMPLE, failed_examples, start_sandbox
 
         ws = workspace or _demo_workspace()
+        if workspace is not None:
+            _refuse_non_demo(ws)
         for stale in (ws, ws.with_name(ws.stem + ".sandbox.duckdb")):
             if stale.exists():
                 stale.unlink()
@@ -335,7 +352,7 @@ def register(app: typer.Typer) -> None:
         if not json_out:
             console.print(f"leadbridge demo: {SAMPLE.name} (bundled, messy on purpose) -> an "
                           "in-process MEGA sandbox on 127.0.0.1, no token needed.")
-        _quiet_retry_logs()
+        quiet_retry_logs()
         connector = build_connector("csv", str(SAMPLE), None)
         box = start_sandbox()
         try:
@@ -347,6 +364,7 @@ def register(app: typer.Typer) -> None:
                           progress=None if not json_out else False)
         finally:
             box.stop()
+        _mark_demo(ws)
         if json_out:
             typer.echo(json.dumps(result.summary, default=str))
         else:
@@ -359,13 +377,65 @@ def register(app: typer.Typer) -> None:
                     console.print(f"  {row['source']}:{row['source_id']} -> {row['status']}"
                                   + (f" ({errs})" if errs else "")
                                   + (f" by {row['matched_by']}" if row["matched_by"] else "")
-                                  + (f" lead {row['lead_id']}" if row["lead_id"] else ""))
+                                  + (f" lead {row['lead_id']}" if row["lead_id"] else ""),
+                                  markup=False)
             console.print("Next: `leadbridge plan csv YOUR.csv` (offline), then "
                           "`leadbridge sync csv YOUR.csv --sandbox` twice: the second sends "
                           "nothing.")
         # The sample contains rows MEGA refuses on purpose: the demo succeeded when the run
         # finished with every record accounted for.
         sys.exit(0 if result.summary["record_status"].get("pending", 0) == 0 else 3)
+
+
+def _replaceable_report(path: Path, columns: tuple[str, ...]) -> bool:
+    """Whether ``report --output`` may write over ``path``: missing, empty, or an earlier
+    report. Why: ``--output leads.csv`` (the source itself) was overwritten without a word,
+    while re-writing ``outcomes.csv`` on each run must stay a one-liner."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # open_output names the problem
+    text = head.lstrip()
+    return (not text or text.startswith(",".join(columns))
+            or (text.startswith("[") and (text.rstrip() == "[]" or '"source_id"' in text)))
+
+
+_DEMO_MARK = "demo_workspace"
+
+
+def _refuse_non_demo(ws: Path) -> None:
+    """The demo deletes its workspace (and the sandbox file next to it) to start afresh: an
+    explicit ``--workspace`` is deleted only when it is missing or an earlier demo's.
+    ``demo --workspace leads.csv`` deleted the CSV; a real sync workspace lost its ledger."""
+    from ..pipeline import ledger
+    from ..workspace import Workspace
+
+    for path in (ws, ws.with_name(ws.stem + ".sandbox.duckdb")):
+        problem = not_duckdb(path)
+        if problem:
+            raise WorkspaceError(f"demo workspace {str(path)!r} {problem}; the demo deletes "
+                                 "its workspace to start afresh: pass another --workspace")
+    if not ws.exists():
+        return
+    with Workspace.open(ws) as opened:
+        ledger.ensure(opened.con)
+        runs = opened.con.execute("SELECT count(*) FROM sync_runs").fetchall()[0][0]
+        if runs and ledger.get_meta(opened.con, _DEMO_MARK) is None:
+            raise WorkspaceError(f"workspace {str(ws)!r} holds sync runs that are not the "
+                                 "demo's; the demo deletes its workspace to start afresh: pass "
+                                 "another --workspace")
+
+
+def _mark_demo(ws: Path) -> None:
+    """Remember the workspace is the demo's, so the next demo may reset it."""
+    from ..pipeline import ledger
+    from ..workspace import Workspace
+
+    with Workspace.open(ws) as opened:
+        ledger.set_meta(opened.con, _DEMO_MARK, "1")
 
 
 def _demo_workspace() -> Path:

@@ -72,11 +72,19 @@ def resolve_settings(base_url: str | None = None, token: str | Secret | None = N
     elif not _UUID.match(customer):
         problems.append(f"{ENV_CUSTOMER_ID} must be a UUID like "
                         "123e4567-e89b-12d3-a456-426614174000")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"{ENV_BASE_URL} must be an http(s) URL like {DEFAULT_BASE_URL}")
+    try:  # '[::1' or a port like ':abc' / ':99999' raise ValueError here (or later in httpx)
+        parts = urlsplit(url)
+        valid = (parts.scheme in ("http", "https") and bool(parts.hostname)
+                 and parts.port != 0)
+    except ValueError:
+        valid = False
+    # name where the URL came from: a job's [target] base_url wins over the variable
+    url_name = "base_url ([target] base_url or base_url=...)" if base_url else ENV_BASE_URL
+    if not valid:  # the URL itself is not repeated: it may carry credentials
+        problems.append(f"{url_name} must be an http(s) URL like {DEFAULT_BASE_URL} "
+                        "(a scheme, a host, and an optional port from 1 to 65535)")
     elif parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
-        problems.append(f"{ENV_BASE_URL} uses plain http to a non-loopback host "
+        problems.append(f"{url_name} uses plain http to a non-loopback host "
                         f"({parts.hostname}): the token would travel unencrypted; use https")
     if problems:
         raise ConfigError("MEGA client configuration: " + "; ".join(problems))

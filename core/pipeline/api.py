@@ -259,8 +259,8 @@ def plan(
     job: str | Path | Job | None = None,
     workspace: str | Path | None = None,
     label: str | None = None,
-    on_duplicate: str = "update",
-    mode: str = "bulk",
+    on_duplicate: str | None = None,
+    mode: str | None = None,
     customer_id: str | None = None,
     stages: Iterable[str] | None = None,
     owners: Iterable[str] | None = None,
@@ -280,12 +280,16 @@ def plan(
         spec = job if isinstance(job, Job) else _load_job(job)
         source, options = spec.connector, spec.options
         label = label or spec.label
-        on_duplicate, mode = spec.on_duplicate, spec.mode
+        on_duplicate = spec.on_duplicate if on_duplicate is None else on_duplicate
+        mode = spec.mode if mode is None else mode
         stages, owners = stages or spec.stages, owners or spec.owners
         engine_options = engine_options or spec.engine
         mapping, send_anyway = mapping or spec.mapping, send_anyway or spec.send_anyway
         custom_fields = custom_fields or spec.custom_fields
     mapped = mapping_run.prepare(mapping, send_anyway=send_anyway)
+    on_duplicate = "update" if on_duplicate is None else on_duplicate
+    mode = "bulk" if mode is None else mode
+    _check_policies(on_duplicate, mode)
     eng = mapped.engine_options(_engine_options(engine_options))
     connector = _connector(source, path, options)
     label = label or connector.name
@@ -347,6 +351,18 @@ class _Discard(Exception):
     """Raised to roll back a plan's transaction."""
 
 
+def _check_policies(on_duplicate: str, mode: str, dry_run: bool = False) -> None:
+    """The same refusals for ``plan`` and ``sync``: a plan must never predict a run that
+    ``sync`` would refuse to start."""
+    if on_duplicate not in ("update", "skip"):
+        raise ConfigError(f"--on-duplicate must be update or skip, not {on_duplicate!r}")
+    if mode not in ("bulk", "live"):
+        raise ConfigError(f"--mode must be bulk or live, not {mode!r}")
+    if mode == "live" and (dry_run or on_duplicate == "skip"):
+        raise ConfigError("--mode live sends single creates, which have neither dry_run nor "
+                          "on_duplicate=skip; use --mode bulk for those")
+
+
 def _load_job(path: str | Path) -> Job:
     from .job import load
 
@@ -361,8 +377,8 @@ def sync(
     job: str | Path | Job | None = None,
     workspace: str | Path | None = None,
     label: str | None = None,
-    on_duplicate: str = "update",
-    mode: str = "bulk",
+    on_duplicate: str | None = None,
+    mode: str | None = None,
     dry_run: bool = False,
     retry_failed: bool = False,
     sandbox: Any = False,
@@ -395,7 +411,9 @@ def sync(
         spec = job if isinstance(job, Job) else _load_job(job)
         source, options = spec.connector, spec.options
         label = label or spec.label
-        on_duplicate, mode = spec.on_duplicate, spec.mode
+        # an argument given (a CLI flag) wins over the job's [policies], as label etc. do
+        on_duplicate = spec.on_duplicate if on_duplicate is None else on_duplicate
+        mode = spec.mode if mode is None else mode
         dry_run = dry_run or spec.dry_run
         retry_failed = retry_failed or spec.retry_failed
         sandbox = sandbox or spec.sandbox
@@ -406,13 +424,9 @@ def sync(
         custom_fields = custom_fields or spec.custom_fields
         probe = probe or spec.probe
     mapped = mapping_run.prepare(mapping, send_anyway=send_anyway, probe=probe)
-    if on_duplicate not in ("update", "skip"):
-        raise ConfigError(f"--on-duplicate must be update or skip, not {on_duplicate!r}")
-    if mode not in ("bulk", "live"):
-        raise ConfigError(f"--mode must be bulk or live, not {mode!r}")
-    if mode == "live" and (dry_run or on_duplicate == "skip"):
-        raise ConfigError("--mode live sends single creates, which have neither dry_run nor "
-                          "on_duplicate=skip; use --mode bulk for those")
+    on_duplicate = "update" if on_duplicate is None else on_duplicate
+    mode = "bulk" if mode is None else mode
+    _check_policies(on_duplicate, mode, dry_run)
     if pull_first not in ("auto", "always", "never"):
         raise ConfigError("pull_first must be auto, always or never")
     if not sandbox and client is None and not (token or os.environ.get("MEGA_TOKEN")):

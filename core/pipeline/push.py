@@ -81,9 +81,15 @@ def push(
             code = _status_of(exc)
             if code in (401, 403):
                 raise ConfigError(str(exc)) from None
-            if code == 400 or (code == 404 and endpoint != BULK_ENDPOINT):
+            if code in (400, 413) or (code == 404 and endpoint != BULK_ENDPOINT):
                 # MEGA refused the whole request: every row in it failed with MEGA's reason.
+                # A 413 too: the same bytes are refused on every re-run, so stopping the run
+                # "to resume" would leave its records pending for ever.
                 message = getattr(exc, "message", None) or str(exc)
+                if code == 413:
+                    message += (f" ({len(body)} bytes for {len(refs)} row(s): shorten or drop "
+                                "the large custom fields, e.g. with [mapping.fields], and "
+                                "sync again)")
                 results = [{"row_ref": r, "status": "failed", "lead_id": None,
                             "matched_by": None, "errors": [message]} for r in refs]
                 unknown, status = [], code

@@ -7,6 +7,7 @@ customer id in the workspace; its token is derived from that id, so no secret is
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -30,8 +31,8 @@ def time_scale() -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"LEADBRIDGE_TIME_SCALE must be a number, not {raw!r}") from None
-    if value <= 0:
-        raise ConfigError("LEADBRIDGE_TIME_SCALE must be > 0")
+    if not math.isfinite(value) or value <= 0:  # nan and inf parse, then break the pacing
+        raise ConfigError(f"LEADBRIDGE_TIME_SCALE must be a number > 0, not {raw!r}")
     return value
 
 

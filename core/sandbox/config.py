@@ -5,6 +5,7 @@ One frozen value object, so the CLI, tests and the demo all describe a sandbox t
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import uuid
@@ -117,15 +118,17 @@ class SandboxConfig:
         object.__setattr__(self, "stages", tuple(self.stages))
         object.__setattr__(self, "owners", tuple(self.owners))
         object.__setattr__(self, "custom_fields", tuple(self.custom_fields))
-        if self.time_scale <= 0:
+        if not math.isfinite(self.time_scale) or self.time_scale <= 0:  # nan passes "<= 0"
             raise ConfigError(f"--time-scale must be > 0, got {self.time_scale}")
         for name in ("fail_before", "fail_after"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"--{name.replace('_', '-')} is a probability in 0..1, "
                                   f"got {value}")
-        if self.latency < 0:
+        if not math.isfinite(self.latency) or self.latency < 0:
             raise ConfigError(f"--latency must be >= 0 seconds, got {self.latency}")
+        if not 0 <= self.port <= 65535:  # else bind() raises OverflowError, not OSError
+            raise ConfigError(f"--port must be 0 (any free port) to 65535, got {self.port}")
         bad_owners = [o for o in self.owners if not is_uuid(o)]
         if bad_owners:
             raise ConfigError(f"--owners takes UUIDs; not a UUID: {', '.join(bad_owners)}")

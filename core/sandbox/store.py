@@ -88,6 +88,12 @@ class Store:
     def _open(self, path: Path) -> None:
         import duckdb
 
+        from ..workspace import not_duckdb
+
+        problem = not_duckdb(path)  # DuckDB would open a CSV read-only and keep state in memory
+        if problem:
+            raise ConfigError(f"cannot open sandbox state file {path}: it {problem}; choose "
+                              "another --db")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(path))

@@ -18,6 +18,7 @@ from leadbridge.mega import (
     MegaServerError,
     MegaTransportError,
 )
+from leadbridge.mega.config import resolve_settings
 from leadbridge.sandbox import TokenGrant
 
 
@@ -126,3 +127,18 @@ def test_public_names_are_exported() -> None:
         assert getattr(mega, name) is not None
     assert issubclass(mega.MegaAPIError, MegaError)
     assert issubclass(mega.MegaTransportError, MegaError)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:abc", "http://[::1", "http://127.0.0.1:99999",
+                                 "http://127.0.0.1:0", "localhost:8080"])
+def test_a_malformed_base_url_is_a_config_error(url: str) -> None:
+    """A port that is not a number, or an unclosed IPv6 bracket, was a ValueError/InvalidURL
+    traceback from urlsplit or httpx; the URL is not echoed (it may carry credentials), and
+    the message names where it came from (a job's [target] base_url is not the variable)."""
+    with pytest.raises(ConfigError, match="MEGA_BASE_URL must be an http") as info:
+        resolve_settings(env={"MEGA_BASE_URL": url, "MEGA_TOKEN": TOKEN,
+                              "MEGA_CUSTOMER_ID": CUSTOMER})
+    assert url not in str(info.value)
+    with pytest.raises(ConfigError, match=r"base_url \(\[target\] base_url") as info:
+        MegaClient(url, TOKEN, CUSTOMER)
+    assert url not in str(info.value) and "MEGA_BASE_URL" not in str(info.value)

@@ -134,3 +134,123 @@ def test_encoding_flag_reaches_the_file_connector_in_sync_and_plan(tmp_path: Pat
     bad = run_cli("sync", "csv", str(src), "--encoding", "klingon", "--sandbox",
                   "--workspace", ws)
     assert bad.returncode == 2 and "klingon" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_bracketed_data_is_printed_as_text_and_reports_need_a_writable_file(
+        tmp_path: Path) -> None:
+    """Column names, values and labels are data, not rich markup: a `[/b]` header crashed the
+    summary of a finished run (MarkupError traceback, exit 1), and `[target]` vanished from the
+    plan's hint. A report --output that is a folder, or under a file, was an OSError
+    traceback; one naming the source file overwrote it."""
+    src = tmp_path / "l.csv"
+    src.write_text("id,name,email,[/b],[red]x\n1,Ann,ann@example.com,v,w\n", encoding="utf-8")
+    ws = str(tmp_path / "ws.duckdb")
+    proc = run_cli("sync", "csv", str(src), "--sandbox", "--workspace", ws)
+    assert proc.returncode == 0, proc.stderr
+    assert "Unknown custom fields (ignored by MEGA): [/b], [red]x" in proc.stdout
+    plan = run_cli("plan", "csv", str(src), "--workspace", str(tmp_path / "plan.duckdb"))
+    assert plan.returncode == 0 and "list them under [target] stages/owners" in plan.stdout
+    for output, words in ((tmp_path, "is a folder"), (src / "out.csv", "cannot be created")):
+        proc = run_cli("report", "--workspace", ws, "--output", str(output))
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    # `--output` naming the source itself overwrote it; an earlier report is replaced freely
+    before = src.read_bytes()
+    proc = run_cli("report", "--workspace", ws, "--output", str(src))
+    assert proc.returncode == 2 and "is not a leadbridge report" in proc.stderr, proc.stderr
+    assert src.read_bytes() == before
+    for fmt in ("csv", "json", "json", "csv"):
+        proc = run_cli("report", "--workspace", ws, "--format", fmt, "--output",
+                       str(tmp_path / "outcomes.txt"))
+        assert proc.returncode == 0, proc.stderr
+    assert run_cli("report", "--workspace", ws, "--output", str(src), "--force").returncode == 0
+    assert src.read_text().startswith("source,source_id,")
+
+
+def test_a_run_whose_records_were_all_rejected_does_not_claim_they_were_sent(
+        tmp_path: Path) -> None:
+    src = tmp_path / "l.csv"
+    src.write_text("id,name,email\n1,,\n2,,not-an-email\n", encoding="utf-8")
+    proc = run_cli("sync", "csv", str(src), "--sandbox", "--workspace", str(tmp_path / "w.duckdb"))
+    assert proc.returncode == 1, proc.stderr  # every record rejected, each with its reason
+    assert "no source record left a row to send" in proc.stdout
+    assert "already reached MEGA" not in proc.stdout
+
+
+def test_plan_refuses_the_policies_sync_refuses(tmp_path: Path) -> None:
+    """plan used to raise ValueError (a traceback) on a bad --on-duplicate and accept any
+    --mode, predicting a run sync would refuse to start."""
+    data = write_csv(tmp_path / "l.csv", messy_records(3, seed=2))
+    ws = str(tmp_path / "ws.duckdb")
+    for args, words in ((("--on-duplicate", "merge"), "--on-duplicate must be update or skip"),
+                        (("--mode", "fast"), "--mode must be bulk or live"),
+                        (("--mode", "live", "--on-duplicate", "skip"), "use --mode bulk")):
+        proc = run_cli("plan", "csv", str(data), "--workspace", ws, *args)
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+
+
+def test_a_workspace_that_is_not_a_duckdb_file_is_refused(tmp_path: Path) -> None:
+    """DuckDB opens a CSV as a read-only view and keeps new tables in memory: `--workspace
+    leads.csv` ran a whole sync and recorded nothing (no ledger, no report, no cursor)."""
+    data = write_csv(tmp_path / "leads.csv", messy_records(3, seed=2))
+    before = data.read_bytes()
+    proc = run_cli("sync", "csv", str(data), "--sandbox", "--workspace", str(data))
+    assert proc.returncode == 2 and "is not a DuckDB database" in proc.stderr, proc.stderr
+    assert data.read_bytes() == before and not (tmp_path / "leads.sandbox.duckdb").exists()
+    (tmp_path / "junk.duckdb").write_text("not a database")
+    for ws, words in ((data, "is not a DuckDB database"), (tmp_path, "is a folder"),
+                      (tmp_path / "junk.duckdb", "is not a DuckDB database")):
+        proc = run_cli("runs", "--workspace", str(ws))
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    if Path("/sys/kernel").is_dir():  # Linux: a place even root cannot create a file in
+        proc = run_cli("plan", "csv", str(data), "--workspace", "/sys/kernel/lb.duckdb")
+        assert proc.returncode == 2, proc.stderr
+        assert "Permission denied; choose another path" in proc.stderr  # not "check the path"
+
+
+def test_policy_flags_win_over_the_job_file(tmp_path: Path) -> None:
+    """`sync --job job.toml --on-duplicate skip` ran with the job's (default) update, silently
+    overwriting the leads the flag said to skip; `plan --job --mode live` planned bulk."""
+    data = write_csv(tmp_path / "l.csv", messy_records(3, seed=2))
+    job = tmp_path / "job.toml"
+    job.write_text(f'[source]\nconnector = "csv"\n[source.options]\npath = "{data.name}"\n'
+                   '[policies]\non_duplicate = "update"\n')
+    proc = run_cli("sync", "--job", str(job), "--sandbox", "--on-duplicate", "skip", "--json",
+                   "--workspace", str(tmp_path / "ws.duckdb"))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads(proc.stdout)["on_duplicate"] == "skip"
+    proc = run_cli("plan", "--job", str(job), "--mode", "live", "--json",
+                   "--workspace", str(tmp_path / "plan.duckdb"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["endpoint"] == "/api/agents/crm/leads"  # single creates
+
+
+def test_pull_against_an_unreachable_mega_prints_one_error_not_retry_events(
+        tmp_path: Path) -> None:
+    """`pull` and `map --probe` printed a bare `stamina.retry_scheduled` line per retry."""
+    env = cli_env(MEGA_TOKEN="mega_" + "0" * 64, LEADBRIDGE_TIME_SCALE="0.01",
+                  MEGA_CUSTOMER_ID="123e4567-e89b-12d3-a456-426614174000",
+                  MEGA_BASE_URL="http://127.0.0.1:9")
+    proc = run_cli("pull", "--workspace", str(tmp_path / "ws.duckdb"), env=env)
+    assert proc.returncode != 0 and "no answer" in proc.stderr, proc.stderr
+    assert "stamina" not in proc.stderr and "mega_000" not in proc.stderr
+
+
+def test_demo_resets_only_its_own_workspace(tmp_path: Path) -> None:
+    """The demo deletes its workspace to start afresh: `demo --workspace leads.csv` deleted
+    the CSV (replaced by a DuckDB file), and a real sync workspace lost its ledger."""
+    data = write_csv(tmp_path / "leads.csv", messy_records(3, seed=2))
+    before = data.read_bytes()
+    proc = run_cli("demo", "--workspace", str(data), "--json")
+    assert proc.returncode == 2 and "is not a DuckDB database" in proc.stderr, proc.stderr
+    assert data.read_bytes() == before
+    real = tmp_path / "real.duckdb"
+    synced = run_cli("sync", "csv", str(data), "--sandbox", "--workspace", str(real))
+    assert synced.returncode in (0, 1), synced.stderr
+    proc = run_cli("demo", "--workspace", str(real), "--json")
+    assert proc.returncode == 2 and "not the demo's" in proc.stderr, proc.stderr
+    assert run_cli("runs", "--workspace", str(real), "--json").stdout.count("run_id") == 1
+    demo = tmp_path / "demo.duckdb"
+    for _ in range(2):  # an earlier demo's workspace is reset
+        proc = run_cli("demo", "--workspace", str(demo), "--json")
+        assert proc.returncode == 0, proc.stderr

@@ -358,3 +358,25 @@ def test_a_stopped_dry_run_is_not_resumed_by_a_real_sync(tmp_path: Path) -> None
     assert real.run_id != dry.run_id and not real.summary["dry_run"] and real.exit_code == 0
     with Workspace.open(ws) as w:
         assert runs.get(w.con, dry.run_id).status == "abandoned"
+
+
+def test_a_request_too_large_fails_its_rows_with_the_reason_instead_of_stopping(
+        tmp_path: Path) -> None:
+    """A 413 used to stop the run "to resume": every re-run sent the same bytes and got the same
+    413, so the records stayed pending for ever. Its rows now fail with MEGA's reason and a
+    hint; once the large field is shortened, the next sync sends them."""
+    big = "x" * 4000
+    records = [{"source_id": str(i), "contact_email": f"p{i}@example.com",
+                "custom_fields": {"notes": big}} for i in range(3)]
+    ws = tmp_path / "ws.duckdb"
+    with Sandbox(SandboxConfig.default(time_scale=FAST, max_body=8000)) as box, \
+            _client(box) as client:
+        result = sync(ListConnector(records), workspace=ws, client=client)
+        assert result.exit_code == 1 and result.summary["record_status"]["failed"] == 3
+        assert all(o["status"] == "failed" and "shorten or drop" in o["errors"][0]
+                   and "too large" in o["errors"][0] for o in result.outcomes)
+        for rec in records:
+            rec["custom_fields"] = {"notes": "short"}
+        again = sync(ListConnector(records), workspace=ws, client=client)
+        assert again.exit_code == 0 and again.summary["record_status"]["created"] == 3
+        assert len(box.leads(customer(box))) == 3

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sandbox_support import Api, grant
 
+from leadbridge.errors import ConfigError
 from leadbridge.sandbox import Sandbox, SandboxConfig
 from leadbridge.sandbox.faults import Faults
 
@@ -40,6 +41,26 @@ def test_db_survives_restart(tmp_path, openapi) -> None:
         assert fresh["id"] not in {x["id"] for x in before}
         api.close()
         assert len(second.leads(g.customer_id)) == 3
+
+
+def test_a_db_that_is_not_a_duckdb_file_and_a_bad_port_are_refused(tmp_path) -> None:
+    """DuckDB opens a CSV read-only and keeps new tables in memory: `--db leads.csv` said
+    "state kept in leads.csv" and kept nothing. --port -1 was an OverflowError traceback, and
+    --time-scale/--latency nan passed their checks."""
+    csv = tmp_path / "leads.csv"
+    csv.write_text("id,name\n1,Ann\n")
+    for db, words in ((csv, "is not a DuckDB database"), (tmp_path, "is a folder")):
+        with pytest.raises(ConfigError, match=words), \
+                Sandbox(SandboxConfig(tokens=(grant(),), db_path=db)):
+            pass
+    assert csv.read_text() == "id,name\n1,Ann\n"
+    for port in (-1, 65536):
+        with pytest.raises(ConfigError, match="--port must be 0"):
+            SandboxConfig(tokens=(grant(),), port=port)
+    for name in ("time_scale", "latency"):  # nan passed "<= 0"; inf would wait for ever
+        for value in (float("nan"), float("inf")):
+            with pytest.raises(ConfigError, match=f"--{name.replace('_', '-')} must be"):
+                SandboxConfig(tokens=(grant(),), **{name: value})
 
 
 def test_fail_after_writes_then_drops_or_errors(make_sandbox, api_for) -> None:

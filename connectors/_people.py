@@ -28,7 +28,10 @@ def parse_ts(value: Any, naive_tz: Any = UTC) -> datetime | None:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):  # beyond datetime's years, NaN, inf
+            return None
     else:
         text = str(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
         try:

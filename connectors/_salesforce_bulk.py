@@ -13,7 +13,7 @@ import io
 import time
 from collections.abc import Iterator
 
-from ..errors import SourceError
+from ..errors import SourceDataError, SourceError
 from . import _http
 from ._http import HttpClient
 
@@ -29,11 +29,14 @@ def bulk_query(http: HttpClient, api: str, soql: str, *, what: str, operation: s
 
     ``api`` is ``{instance_url}/services/data/vXX.X``; ``what`` names the read in errors.
     """
-    job = http.post_json(f"{api}/jobs/query", {
+    job = http.post_object(f"{api}/jobs/query", {
         "operation": operation, "query": soql, "contentType": "CSV",
         "columnDelimiter": "COMMA", "lineEnding": "LF",
     })
-    job_id = job["id"]
+    job_id = job.get("id")
+    if not job_id or not isinstance(job_id, str):
+        raise SourceDataError(f"salesforce: the Bulk API 2.0 query job for {what} was created "
+                              f"without an id (answer: {str(job)[:120]})")
     _wait(http, f"{api}/jobs/query/{job_id}", job_id, what=what, timeout=timeout)
     yield from _results(http, f"{api}/jobs/query/{job_id}/results", job_id, what=what,
                         max_records=max_records)
@@ -42,7 +45,7 @@ def bulk_query(http: HttpClient, api: str, soql: str, *, what: str, operation: s
 def _wait(http: HttpClient, url: str, job_id: str, *, what: str, timeout: float) -> None:
     delay, deadline = POLL_START, time.monotonic() + timeout
     while True:
-        info = http.get_json(url)
+        info = http.get_object(url)
         state = info.get("state")
         if state == "JobComplete":
             return
@@ -66,6 +69,7 @@ def _results(http: HttpClient, url: str, job_id: str, *, what: str,
              max_records: int) -> Iterator[dict[str, str | None]]:
     locator: str | None = None
     page = 0
+    seen: set[str] = set()  # a locator that comes twice would page forever
     while True:
         params: dict[str, str | int] = {"maxRecords": max_records}
         if locator:
@@ -76,6 +80,10 @@ def _results(http: HttpClient, url: str, job_id: str, *, what: str,
         locator = resp.headers.get("Sforce-Locator")
         if not locator or locator == "null":
             return
+        if locator in seen:
+            raise SourceError(f"salesforce: Bulk job {job_id} ({what}) gave the same "
+                              "Sforce-Locator twice; stopping instead of looping forever")
+        seen.add(locator)
 
 
 def parse_csv(text: str, *, where: str) -> Iterator[dict[str, str | None]]:

@@ -21,11 +21,12 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option
+from ._http import HttpClient, base_url_option, convert, dig, items, record_id
 from ._people import (RunCursor, compact, full_name, iso, parse_ts, primary_first, split_primary,
                       utc_text)
 
 CURSOR = "followupboss_updated"
+PEOPLE = "followupboss: /v1/people"
 FIELDS = ("id", "created", "updated", "name", "firstName", "lastName", "stage", "source",
           "tags", "emails", "phones", "assignedUserId", "assignedTo", "type", "price")
 
@@ -78,7 +79,7 @@ class FollowUpBossConnector(Connector):
         with HttpClient(c["base_url"], name="Follow Up Boss", auth=self._headers,
                         on_response=self._rate) as http:
             try:
-                users = {str(u["id"]): u.get("email") or u.get("name") or ""
+                users = {str(u.get("id")): u.get("email") or u.get("name") or ""
                          for u in self._paged(http, "/v1/users", {"limit": 100}, "users")}
                 cursor = RunCursor(state, CURSOR, incremental=c["incremental"],
                                    lookback_seconds=c["lookback_seconds"])
@@ -89,12 +90,13 @@ class FollowUpBossConnector(Connector):
                 if cursor.since is not None:
                     params["updatedAfter"] = iso(cursor.since)
                 for person in self._paged(http, "/v1/people", params, "people"):
+                    pid = record_id(person, "id", PEOPLE)
                     updated = parse_ts(person.get("updated"))
                     if cursor.since is not None and updated is not None \
                             and updated < cursor.since:
                         continue
-                    if cursor.take(str(person["id"]), updated):
-                        yield self._record(person, users)
+                    if cursor.take(pid, updated):
+                        yield convert(lambda: self._record(person, users), pid, PEOPLE)
             except SourceError as exc:
                 if "HTTP 403" in str(exc):
                     raise SourceError(f"{exc} Follow Up Boss answers 403 when the account is "
@@ -113,11 +115,12 @@ class FollowUpBossConnector(Connector):
         query = dict(params)
         seen: set[str] = set()
         while True:
-            page = http.get_json(path, params=query)
-            yield from page.get(key) or []
-            nxt = (page.get("_metadata") or {}).get("next")
+            page = http.get_object(path, params=query)
+            yield from items(page, key, where=f"followupboss: {path}")
+            nxt = dig(page, "_metadata", "next", where=f"followupboss: {path}")
             if not nxt:
                 return
+            nxt = str(nxt)
             if nxt in seen:
                 raise SourceError(f"followupboss: {path} returned the same next cursor twice; "
                                   "stopping instead of looping forever")

@@ -19,10 +19,11 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option
+from ._http import HttpClient, base_url_option, convert, items, record_id
 from ._people import RunCursor, compact, full_name, iso, split_primary, unique, utc_text
 
 CURSOR = "ghl_date_updated"
+SEARCH = "ghl: /contacts/search"
 ATTRIBUTION = ("utmSource", "utmMedium", "utmCampaign", "campaign", "gclid", "fbclid",
                "sessionSource", "medium", "url")
 
@@ -86,14 +87,15 @@ class GHLConnector(Connector):
             cursor = RunCursor(state, CURSOR, incremental=c["incremental"],
                                lookback_seconds=c["lookback_seconds"])
             for contact in self._search(http, iso(cursor.since) if cursor.since else None):
-                if cursor.take(str(contact["id"]), contact.get("dateUpdated")):
-                    yield self._record(contact, fields, users)
+                cid = record_id(contact, "id", SEARCH)
+                if cursor.take(cid, contact.get("dateUpdated")):
+                    yield convert(lambda: self._record(contact, fields, users), cid, SEARCH)
             cursor.save()
 
     @staticmethod
     def _lookup(http: HttpClient, path: str, params: dict, key: str, value: str
                 ) -> dict[str, str]:
-        rows = http.get_json(path, params=params).get(key) or []
+        rows = items(http.get_object(path, params=params), key, where=f"ghl: {path}")
         return {str(r["id"]): r.get(value) or r.get("name") or "" for r in rows if "id" in r}
 
     def _search(self, http: HttpClient, since: str | None) -> Iterator[dict]:
@@ -103,17 +105,19 @@ class GHLConnector(Connector):
         if since:
             body["filters"] = [{"field": "dateUpdated", "operator": "range",
                                 "value": {"gte": since}}]
+        seen: set[str] = set()  # keysets only grow: one seen before means a loop
         while True:
-            page = http.post_json("/contacts/search", body)
-            contacts = page.get("contacts") or []
+            page = http.post_object("/contacts/search", body)
+            contacts = items(page, "contacts", where=SEARCH)
             yield from contacts
             after = (contacts[-1].get("searchAfter") if contacts else None) \
                 or page.get("searchAfter")
             if len(contacts) < c["page_limit"] or not after:
                 return
-            if after == body.get("searchAfter"):
+            if repr(after) in seen:
                 raise SourceError("ghl: /contacts/search returned the same searchAfter twice; "
                                   "stopping instead of looping forever")
+            seen.add(repr(after))
             body = {**body, "searchAfter": after}
             body.pop("page", None)
 

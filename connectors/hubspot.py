@@ -20,9 +20,9 @@ from urllib.parse import quote
 import httpx
 
 from ..connector import Connector, Option
-from ..errors import OptionsError, SourceError
+from ..errors import OptionsError, SourceDataError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option
+from ._http import HttpClient, base_url_option, convert, dig, items, record_id
 from ._recent import CAP, RecentVersions
 
 BASE_PROPERTIES = (
@@ -37,6 +37,8 @@ PAGE = 100
 CURSOR = "hubspot_lastmodified_ms"
 #: {contact id: lastmodifieddate ms} sent within the lookback before the cursor
 RECENT = "hubspot_recent"
+CONTACTS = "hubspot: /crm/v3/objects/contacts"
+SEARCH = "hubspot: /crm/v3/objects/contacts/search"
 #: the newest archivedAt (ms) reported, and the ids archived at exactly that moment
 ARCHIVED = "hubspot_archived_ms"
 
@@ -56,13 +58,36 @@ def property_chunks(props: list[str], max_chars: int) -> list[list[str]]:
 
 
 
-def _ms(value: str | None) -> int | None:
-    if not value:
+def _ms(value: Any) -> int | None:
+    """Epoch ms of a HubSpot timestamp (ms digits or ISO text); None when it is empty or
+    unreadable: the contact is still read, it only moves no cursor."""
+    if not value or not isinstance(value, str):
         return None
-    if value.isdigit():
+    try:
+        if value.isdigit():
+            return int(value)
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _once(seen: set[str], after: Any, where: str) -> str:
+    """The next page's ``after``, noted in ``seen``. Why: one that came before in the same
+    read means the server repeats itself; stop instead of paging forever."""
+    after = str(after)
+    if after in seen:
+        raise SourceError(f"{where}: paging.next.after {after!r} came twice; stopping "
+                          "instead of looping forever")
+    seen.add(after)
+    return after
+
+
+def _number(value: Any, what: str) -> int:
+    """A search keyset value as an int (HubSpot ids and offsets are digits)."""
+    try:
         return int(value)
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return int(dt.timestamp() * 1000)
+    except (TypeError, ValueError):
+        raise SourceDataError(f"{SEARCH}: {what} {value!r} is not a number") from None
 
 
 class HubSpotConnector(Connector):
@@ -135,8 +160,11 @@ class HubSpotConnector(Connector):
             "client_secret": c["client_secret"].reveal(),
             "refresh_token": self._refresh_value,
         })
-        body = resp.json()
-        self._access = body["access_token"]
+        body = self._http.parse(resp, expect=dict)
+        if not body.get("access_token"):
+            raise SourceError("hubspot: the OAuth token answer has no access_token; check "
+                              "HUBSPOT_REFRESH_TOKEN, HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET")
+        self._access = str(body["access_token"])
         # a rotated refresh token replaces the old one for the rest of the run
         self._refresh_value = body.get("refresh_token") or self._refresh_value
         lifetime = float(body["expires_in"]) if body.get("expires_in") is not None else 1800.0
@@ -187,20 +215,23 @@ class HubSpotConnector(Connector):
             pages = (self._search(http, props, int(cursor), started_ms) if cursor
                      else self._list(http, props))
             for contact in pages:
-                cid = str(contact["id"])
+                cid = record_id(contact, "id", CONTACTS)
                 if cid in seen:
                     continue
                 seen.add(cid)
                 props_ = contact.get("properties") or {}
+                props_ = props_ if isinstance(props_, dict) else {}  # _record rejects it
                 ms = _ms(props_.get("lastmodifieddate")) or 0
                 if versions.sent_before(cid, ms):
                     continue  # this very version was sent by the previous run
                 high = max(high, ms)
                 if versions.add(cid, ms):
                     versions.trim(high - lookback_ms)
-                merged.update(m.strip() for m in (props_.get("hs_merged_object_ids") or "")
-                              .split(";") if m.strip())
-                yield self._record(contact, owners, custom, self.config["stage_property"])
+                merged_ids = props_.get("hs_merged_object_ids")
+                if isinstance(merged_ids, str):
+                    merged.update(m.strip() for m in merged_ids.split(";") if m.strip())
+                yield convert(lambda: self._record(contact, owners, custom,
+                                                   self.config["stage_property"]), cid, CONTACTS)
             # contacts merged into a survivor are neither listed nor archived any more
             for cid in sorted(merged - seen, key=lambda x: (len(x), x)):
                 seen.add(cid)
@@ -222,7 +253,7 @@ class HubSpotConnector(Connector):
         saved_ids = set(state.get(ARCHIVED + "_ids") or []) if incremental else set()
         high, high_ids = saved, set(saved_ids)
         for contact in self._list(http, ["lastmodifieddate"], archived=True):
-            cid = str(contact["id"])
+            cid = record_id(contact, "id", CONTACTS)
             at = _ms(contact.get("archivedAt"))
             if cid in seen or (at is not None and (at < saved or (at == saved and cid in saved_ids))):
                 continue
@@ -237,19 +268,20 @@ class HubSpotConnector(Connector):
             state[ARCHIVED + "_ids"] = sorted(high_ids)[:CAP]
 
     def _paged(self, http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[dict]:
-        after = None
+        after, seen = None, set()
         while True:
-            page = http.get_json(path, params={**params, **({"after": after} if after else {})})
-            yield from page.get("results", [])
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            page = http.get_object(path, params={**params, **({"after": after} if after else {})})
+            yield from items(page, "results", where=f"hubspot: {path}")
+            after = dig(page, "paging", "next", "after", where=f"hubspot: {path}")
             if not after:
                 return
+            after = _once(seen, after, f"hubspot: {path}")
 
     def _owners(self, http: HttpClient) -> dict[str, str]:
         """Owner id -> email, deactivated owners too (their contacts still name them)."""
         owners: dict[str, str] = {}
         for archived in ("true", "false"):  # active owners win
-            owners.update({str(o["id"]): o.get("email") or "" for o in self._paged(
+            owners.update({str(o.get("id")): o.get("email") or "" for o in self._paged(
                 http, "/crm/v3/owners/", {"limit": PAGE, "archived": archived})})
         return owners
 
@@ -257,7 +289,9 @@ class HubSpotConnector(Connector):
         wanted = [p.strip() for p in self.config["custom_properties"].split(",") if p.strip()]
         if not wanted:
             return []
-        defined = http.get_json("/crm/v3/properties/contacts").get("results", [])
+        path = "/crm/v3/properties/contacts"
+        defined = [p for p in items(http.get_object(path), "results", where=f"hubspot: {path}")
+                   if isinstance(p.get("name"), str)]
         if wanted == ["*"]:
             return sorted(p["name"] for p in defined if not p.get("hubspotDefined"))
         known = {p["name"] for p in defined}
@@ -272,23 +306,28 @@ class HubSpotConnector(Connector):
         chunks with the same ``after`` and merged by id (the first chunk's page leads)."""
         path = "/crm/v3/objects/contacts"
         chunks = property_chunks(props, self.config["properties_chars"])
-        after = None
+        after, seen = None, set()
         while True:
             params = {"limit": PAGE, "archived": "true" if archived else "false",
                       **({"after": after} if after else {})}
-            page = http.get_json(path, params={**params, "properties": ",".join(chunks[0])})
-            results = page.get("results", [])
-            by_id = {str(c["id"]): c for c in results}
+            page = http.get_object(path, params={**params, "properties": ",".join(chunks[0])})
+            results = items(page, "results", where=CONTACTS)
+            by_id = {str(c.get("id")): c for c in results}
             for extra in chunks[1:] if results else ():
-                more = http.get_json(path, params={**params, "properties": ",".join(extra)})
-                for c in more.get("results", []):
-                    if str(c["id"]) in by_id:
-                        by_id[str(c["id"])].setdefault("properties", {}).update(
-                            c.get("properties") or {})
+                more = http.get_object(path, params={**params, "properties": ",".join(extra)})
+                for c in items(more, "results", where=CONTACTS):
+                    mine, theirs = by_id.get(str(c.get("id"))), c.get("properties")
+                    if mine is None or not isinstance(theirs, dict):
+                        continue
+                    if mine.get("properties") is None:
+                        mine["properties"] = {}
+                    if isinstance(mine["properties"], dict):  # else _record rejects it
+                        mine["properties"].update(theirs)
             yield from results
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            after = dig(page, "paging", "next", "after", where=CONTACTS)
             if not after:
                 return
+            after = _once(seen, after, CONTACTS)
 
     def _search(self, http: HttpClient, props: list[str], cursor: int,
                 until: int) -> Iterator[dict]:
@@ -299,6 +338,7 @@ class HubSpotConnector(Connector):
         last_id = 0
         while True:
             after, start_id = 0, last_id  # one query's filters stay fixed while it pages
+            seen: set[str] = set()
             while True:
                 body: dict[str, Any] = {
                     "filterGroups": [{"filters": [
@@ -311,16 +351,21 @@ class HubSpotConnector(Connector):
                 }
                 if after:
                     body["after"] = str(after)
-                page = http.post_json("/crm/v3/objects/contacts/search", body, bucket="search")
-                for contact in page.get("results", []):
-                    last_id = max(last_id, int(contact["id"]))
+                page = http.post_object("/crm/v3/objects/contacts/search", body,
+                                        bucket="search")
+                for contact in items(page, "results", where=SEARCH):
+                    last_id = max(last_id, _number(contact.get("id"), "contact id"))
                     yield contact
-                nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+                nxt = dig(page, "paging", "next", "after", where=SEARCH)
                 if not nxt:
                     return
-                if int(nxt) + PAGE > self.config["search_cap"]:
+                if _number(nxt, "paging.next.after") + PAGE > self.config["search_cap"]:
+                    if last_id == start_id:  # the new query would be this very one again
+                        raise SourceError(f"{SEARCH}: a whole query up to the result cap "
+                                          f"brought no contact after id {start_id}; stopping "
+                                          "instead of looping forever")
                     break  # the next page would pass the cap: a new query after last_id
-                after = int(nxt)
+                after = _number(_once(seen, nxt, SEARCH), "paging.next.after")
 
     @staticmethod
     def _record(contact: dict, owners: dict[str, str], custom: list[str],

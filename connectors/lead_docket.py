@@ -16,12 +16,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..connector import Connector, Option
-from ..errors import OptionsError, SourceError
+from ..errors import OptionsError, SourceDataError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient
+from ._http import HttpClient, convert, items, record_id
 from ._people import RunCursor, compact, full_name, parse_ts, unique, utc_text
 
 CURSOR = "lead_docket_last_update"
+LEADS = "lead_docket: /api/leads/lastupdatedsince"
 FULL_SINCE = datetime(2000, 1, 1)
 PHONES = {"MobilePhone": "MobilePhone", "Text": "MobilePhone", "HomePhone": "HomePhone",
           "WorkPhone": "WorkPhone"}
@@ -84,9 +85,10 @@ class LeadDocketConnector(Connector):
                                lookback_seconds=c["lookback_seconds"])
             since = cursor.since or FULL_SINCE.replace(tzinfo=self.tz)
             for lead in self._leads(http, since):
+                lid = record_id(lead, "Id", LEADS)
                 updated = self._ts(lead)
-                if cursor.take(str(lead["Id"]), updated):
-                    yield self._record(lead, updated)
+                if cursor.take(lid, updated):
+                    yield convert(lambda: self._record(lead, updated), lid, LEADS)
             cursor.save()
 
     def _ts(self, lead: dict[str, Any]) -> datetime | None:
@@ -94,19 +96,32 @@ class LeadDocketConnector(Connector):
 
     def _leads(self, http: HttpClient, since: datetime) -> Iterator[dict]:
         page = 1
+        read: set[str] = set()  # ids read at this `date`: a turned page of only these repeats
         while True:
-            body = http.get_json("/api/leads/lastupdatedsince", params={
+            body = http.get_object("/api/leads/lastupdatedsince", params={
                 "date": self._local(since), "page": page,
                 "itemsPerPage": self.config["page_size"], "sortOrder": "Ascending"})
-            rows = body.get("Records") or []
+            rows = items(body, "Records", where=LEADS)
             yield from rows
-            if not rows or page >= int(body.get("TotalPages") or 0):
+            try:
+                pages = int(body.get("TotalPages") or 0)
+            except (TypeError, ValueError):
+                raise SourceDataError(f"{LEADS}: TotalPages {body.get('TotalPages')!r} is not "
+                                      "a number") from None
+            if not rows or page >= pages:
                 return
             last = max((t for t in map(self._ts, rows) if t is not None), default=None)
+            ids = {str(r.get("Id")) for r in rows}
             if last is not None and self._local(last) > self._local(since):
                 since, page = last, 1  # restart at the newest row read: nothing shifts past us
+                read = ids
             else:
+                if page > 1 and ids <= read:  # the server answers this page again and again
+                    raise SourceError(f"{LEADS}: page {page} for date {self._local(since)} "
+                                      "holds only leads already read; stopping instead of "
+                                      "looping forever")
                 page += 1  # a whole page within one second: turn the page
+                read |= ids
             if page > 100_000:
                 raise SourceError("lead_docket: paging did not end; stopping")
 

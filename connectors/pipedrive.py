@@ -17,12 +17,13 @@ from typing import Any
 import httpx
 
 from ..connector import Connector, Option
-from ..errors import OptionsError, SourceError
+from ..errors import OptionsError, SourceDataError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option
+from ._http import HttpClient, base_url_option, convert, dig, items, record_id
 from ._people import RunCursor, compact, full_name, iso, primary_first, split_primary, utc_text
 
 CURSOR = "pipedrive_update_time"
+PERSONS = "pipedrive: /api/v2/persons"
 
 
 class PipedriveConnector(Connector):
@@ -66,8 +67,9 @@ class PipedriveConnector(Connector):
         c = self.config
         with HttpClient(c["base_url"], name="Pipedrive", auth=self._headers,
                         reset_header="x-ratelimit-reset", on_response=self._rate) as http:
-            users = {str(u["id"]): u.get("email") or u.get("name") or ""
-                     for u in http.get_json("/v1/users").get("data") or []}
+            users = {str(u.get("id")): u.get("email") or u.get("name") or ""
+                     for u in items(http.get_object("/v1/users"), "data",
+                                    where="pipedrive: /v1/users")}
             fields = self._fields(http)
             cursor = RunCursor(state, CURSOR, incremental=c["incremental"],
                                lookback_seconds=c["lookback_seconds"])
@@ -76,19 +78,21 @@ class PipedriveConnector(Connector):
             if cursor.since is not None:
                 params["updated_since"] = iso(cursor.since).replace(".000Z", "Z")
             for person in self._paged(http, params):
-                if cursor.take(str(person["id"]), person.get("update_time")):
-                    yield self._record(person, users, fields)
+                pid = record_id(person, "id", PERSONS)
+                if cursor.take(pid, person.get("update_time")):
+                    yield convert(lambda: self._record(person, users, fields), pid, PERSONS)
             cursor.save()
 
     @staticmethod
     def _paged(http: HttpClient, params: dict[str, Any]) -> Iterator[dict]:
         query, seen = dict(params), set()
         while True:
-            page = http.get_json("/api/v2/persons", params=query)
-            yield from page.get("data") or []
-            nxt = (page.get("additional_data") or {}).get("next_cursor")
+            page = http.get_object("/api/v2/persons", params=query)
+            yield from items(page, "data", where=PERSONS)
+            nxt = dig(page, "additional_data", "next_cursor", where=PERSONS)
             if not nxt:
                 return
+            nxt = str(nxt)
             if nxt in seen:
                 raise SourceError("pipedrive: /api/v2/persons returned the same next_cursor "
                                   "twice; stopping instead of looping forever")
@@ -98,16 +102,29 @@ class PipedriveConnector(Connector):
     def _fields(self, http: HttpClient) -> dict[str, dict[str, Any]]:
         """hash key -> {name, options: {id: label}} for custom person fields."""
         out: dict[str, dict[str, Any]] = {}
-        start = 0
+        start, where = 0, "pipedrive: /v1/personFields"
         while True:
-            page = http.get_json("/v1/personFields", params={"start": start, "limit": 500})
-            for f in page.get("data") or []:
-                opts = {str(o.get("id")): o.get("label") for o in f.get("options") or []}
+            page = http.get_object("/v1/personFields", params={"start": start, "limit": 500})
+            known = len(out)
+            for f in items(page, "data", where=where):
+                opts = {str(o.get("id")): o.get("label") for o in items(f, "options", where=where)}
                 out[str(f.get("key"))] = {"name": f.get("name") or f.get("key"), "options": opts}
-            pag = (page.get("additional_data") or {}).get("pagination") or {}
-            if not pag.get("more_items_in_collection"):
+            if not dig(page, "additional_data", "pagination", "more_items_in_collection",
+                       where=where):
                 break
-            start = int(pag.get("next_start") or start + 500)
+            if start and len(out) == known:  # no new field, yet "more": the pages repeat
+                raise SourceError(f"{where}: the page at start {start} holds no field not read "
+                                  "before yet says more_items_in_collection; stopping instead "
+                                  "of looping forever")
+            nxt = dig(page, "additional_data", "pagination", "next_start", where=where)
+            try:
+                nxt = int(nxt or start + 500)
+            except (TypeError, ValueError):
+                raise SourceDataError(f"{where}: next_start {nxt!r} is not a number") from None
+            if nxt <= start:  # an offset that does not move on would page forever
+                raise SourceError(f"{where}: next_start {nxt} does not move past {start}; "
+                                  "stopping instead of looping forever")
+            start = nxt
         wanted = self.config["lead_line_field"]
         if wanted and wanted not in {f["name"] for f in out.values()}:
             raise OptionsError("pipedrive", [f"lead_line_field {wanted!r} is not a person field "

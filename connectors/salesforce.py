@@ -20,9 +20,9 @@ from urllib.parse import quote
 import httpx
 
 from ..connector import Connector, Option
-from ..errors import OptionsError, SourceError
+from ..errors import OptionsError, SourceDataError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, vendor_message
+from ._http import HttpClient, convert, items, vendor_message
 from ._recent import RecentVersions
 from ._salesforce_auth import default_audience, load_private_key, token_form
 from ._salesforce_bulk import bulk_query
@@ -205,7 +205,11 @@ class SalesforceConnector(Connector):
         assert self._http is not None
         form = token_form(c, self._key, self._audience, self._rotated)
         resp = self._http.request("POST", "/services/oauth2/token", data=form, auth=False)
-        body = resp.json()
+        body = self._http.parse(resp, expect=dict)
+        if not all(isinstance(body.get(k), str) and body[k] for k in ("access_token",
+                                                                     "instance_url")):
+            raise SourceError("salesforce: the token answer has no access_token and "
+                              "instance_url; check login_url (SALESFORCE_LOGIN_URL)")
         if c["auth"] == "refresh_token" and body.get("refresh_token"):
             self._rotated = body["refresh_token"]  # rotation: the old one may stop working
         self._access, self._instance = body["access_token"], body["instance_url"].rstrip("/")
@@ -272,9 +276,12 @@ class SalesforceConnector(Connector):
         wanted = [f.strip() for f in self.config["custom_fields"].split(",") if f.strip()]
         if not wanted:
             return list(BASE_FIELDS[obj]), [], dict(BASE_TYPES)
-        desc = http.get_json(self._api(f"/services/data/{API}/sobjects/{obj}/describe"))
-        custom = [f["name"] for f in desc["fields"] if f.get("custom")]
-        types = {**{f["name"]: f.get("type", "string") for f in desc["fields"]}, **BASE_TYPES}
+        path = f"/services/data/{API}/sobjects/{obj}/describe"
+        described = [f for f in items(http.get_object(self._api(path)), "fields",
+                                      where=f"salesforce: {path}")
+                     if isinstance(f.get("name"), str)]
+        custom = [f["name"] for f in described if f.get("custom")]
+        types = {**{f["name"]: f.get("type", "string") for f in described}, **BASE_TYPES}
         if wanted == ["*"]:
             wanted = custom
         missing = [w for w in wanted if w not in custom]
@@ -316,17 +323,19 @@ class SalesforceConnector(Connector):
         # whole-second literal can match exactly these again, and only these
         in_second: set[tuple[str, str]] = set()
         restarts = 0
+        where_read = f"salesforce: {obj} query"
         while uppers:
             upper = uppers[-1]
             terms = [t for t in (lower, upper and f"SystemModstamp < {_literal(upper)}") if t]
             where = f" WHERE {' AND '.join(terms)}" if terms else ""
             soql = f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp, Id"
             url = self._api(f"/services/data/{API}/queryAll?q={quote(soql)}")
+            seen = {url}  # a nextRecordsUrl that comes twice would page forever
             try:
                 while url:
-                    page = http.get_json(url)
-                    for row in page.get("records", []):
-                        ts = row["SystemModstamp"][:23]
+                    page = http.get_object(url)
+                    for row in items(page, "records", where=where_read):
+                        ts = _keyed(row, where_read)[:23]
                         if (row["Id"], ts) in in_second:
                             continue  # read before the restart
                         if ts[:19] != last_ts[:19]:
@@ -335,9 +344,13 @@ class SalesforceConnector(Connector):
                         last_ts, last_id = ts, row["Id"]
                         restarts = 0
                         cur = {"ts": row["SystemModstamp"], "id": row["Id"]}
-                        yield self._record(obj, row, custom), cur, "row"
+                        yield self._convert(obj, row, custom), cur, "row"
                     nxt = page.get("nextRecordsUrl")
-                    url = self._api(nxt) if nxt and not page.get("done", True) else ""
+                    url = self._api(str(nxt)) if nxt and not page.get("done", True) else ""
+                    if url and url in seen:
+                        raise SourceError(f"{where_read}: the same nextRecordsUrl came twice; "
+                                          "stopping instead of looping forever")
+                    seen.add(url)
             except QueryFault as fault:
                 if last_ts:  # go on after the last row read, whatever the fault
                     lower = _keyset({"ts": last_ts, "id": last_id})
@@ -371,12 +384,16 @@ class SalesforceConnector(Connector):
             return True
         soql = f"SELECT COUNT() FROM {obj}{where}"
         try:
-            page = http.get_json(self._api(f"/services/data/{API}/queryAll?q={quote(soql)}"))
+            page = http.get_object(self._api(f"/services/data/{API}/queryAll?q={quote(soql)}"))
         except QueryFault as fault:
             if fault.code != "QUERY_TIMEOUT":
                 raise
             return False  # the REST reader splits what timed out into smaller windows
-        return int(page.get("totalSize") or 0) > threshold
+        total = page.get("totalSize") or 0
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise SourceDataError(f"salesforce: SELECT COUNT() FROM {obj} answered totalSize "
+                                  f"{total!r}, not a number")
+        return total > threshold
 
     def _read_bulk(self, http: HttpClient, obj: str, soql: str, custom: list[str],
                    types: dict[str, str]) -> Iterator[tuple]:
@@ -396,14 +413,19 @@ class SalesforceConnector(Connector):
                 raise SourceError(f"salesforce: a Bulk result row for {obj} has no Id or "
                                   "SystemModstamp; its CSV columns are "
                                   f"{', '.join(cells) or 'none'}")
+            _keyed(row, f"salesforce: a Bulk result row for {obj}")
             key = (row["SystemModstamp"][:23], row["Id"])
             if high is None or key > high:
                 high = key
                 top = {"ts": row["SystemModstamp"], "id": row["Id"]}
-            yield self._record(obj, row, custom), {"ts": row["SystemModstamp"], "id": row["Id"]}, \
-                "bulk_row"
+            yield self._convert(obj, row, custom), {"ts": row["SystemModstamp"],
+                                                    "id": row["Id"]}, "bulk_row"
         if high is not None:
             yield None, top, "end"
+
+    def _convert(self, obj: str, row: dict, custom: list[str]) -> dict[str, Any] | None:
+        """``_record``, or a rejected record when a field holds a value of the wrong type."""
+        return convert(lambda: self._record(obj, row, custom), row["Id"], f"salesforce: {obj}")
 
     def _record(self, obj: str, row: dict, custom: list[str]) -> dict[str, Any] | None:
         if row.get("IsDeleted"):
@@ -431,6 +453,17 @@ class SalesforceConnector(Connector):
             "created_at": row.get("CreatedDate"),
             "updated_at": row.get("SystemModstamp"),
         }
+
+
+def _keyed(row: dict, where: str) -> str:
+    """The row's ``SystemModstamp``, checked with its ``Id``: the cursor is built of both, so a
+    row without them (or with a timestamp that is not Salesforce's) cannot be read in order."""
+    rid, ts = row.get("Id"), row.get("SystemModstamp")
+    if not isinstance(rid, str) or not rid or not isinstance(ts, str) \
+            or not _DATETIME.match(ts):
+        raise SourceDataError(f"{where}: a row has Id {rid!r} and SystemModstamp {ts!r}; "
+                              "both are needed to read in order")
+    return ts
 
 
 def _keyset(cursor: dict) -> str:

@@ -18,10 +18,11 @@ from typing import Any
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient
+from ._http import HttpClient, convert, dig, items, record_id
 from ._people import RunCursor, compact, full_name, iso, split_primary, unique, utc_text
 
 CURSOR = "shopify_updated_at"
+CUSTOMERS = "shopify: the customers query"
 QUERY = """
 query Customers($first: Int!, $after: String, $query: String) {
   customers(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
@@ -101,7 +102,12 @@ class ShopifyConnector(Connector):
         resp = self._http.request("POST", "/admin/oauth/access_token", auth=False, json={
             "grant_type": "client_credentials", "client_id": c["client_id"],
             "client_secret": c["client_secret"].reveal()})
-        self._access = resp.json()["access_token"]
+        token = dig(self._http.parse(resp, expect=dict), "access_token",
+                    where="shopify: /admin/oauth/access_token")
+        if not token or not isinstance(token, str):
+            raise SourceError("shopify: the client-credentials answer has no access_token; "
+                              "check SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET")
+        self._access = token
 
     # -- throttling ----------------------------------------------------------------------
     def _wait(self, seconds: float) -> None:
@@ -129,9 +135,9 @@ class ShopifyConnector(Connector):
             if cursor.since is not None:
                 search = f"updated_at:>='{iso(cursor.since).replace('.000Z', 'Z')}'"
             for node in self._customers(http, search):
-                cid = str(node["id"]).rsplit("/", 1)[-1]
+                cid = record_id(node, "id", CUSTOMERS).rsplit("/", 1)[-1]
                 if cursor.take(cid, node.get("updatedAt")):
-                    yield self._record(cid, node)
+                    yield convert(lambda: self._record(cid, node), cid, CUSTOMERS)
             cursor.save()
 
     def _customers(self, http: HttpClient, search: str | None) -> Iterator[dict]:
@@ -139,15 +145,17 @@ class ShopifyConnector(Connector):
         first, after = self.config["page_size"], None
         last_cost: dict[str, Any] = {}
         waits = 0
+        seen: set[str] = set()  # end cursors only move forward: one seen before is a loop
         while True:
             if last_cost:  # wait for the bucket to hold this query's cost, never hammer
                 self._wait(self._need(last_cost, last_cost.get("requestedQueryCost") or 0))
-            body = http.post_json(path, {"query": QUERY, "variables": {
+            body = http.post_object(path, {"query": QUERY, "variables": {
                 "first": first, "after": after, "query": search}})
-            cost = (body.get("extensions") or {}).get("cost") or {}
+            cost = dig(body, "extensions", "cost", where=CUSTOMERS) or {}
             errors = body.get("errors")
             if errors:
-                codes = {((e.get("extensions") or {}).get("code")) for e in errors
+                errors = errors if isinstance(errors, list) else [errors]
+                codes = {dig(e, "extensions", "code", where=CUSTOMERS) for e in errors
                          if isinstance(e, dict)}
                 if "THROTTLED" in codes:
                     waits += 1
@@ -162,18 +170,19 @@ class ShopifyConnector(Connector):
                     first = max(first // 2, 1)
                     continue
                 msg = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
-                                for e in (errors if isinstance(errors, list) else [errors]))
+                                for e in errors)
                 raise SourceError(f"shopify: the customers query failed: {msg[:300]}")
             waits = 0
             last_cost = cost
-            conn = ((body.get("data") or {}).get("customers")) or {}
-            yield from conn.get("nodes") or []
-            info = conn.get("pageInfo") or {}
-            if not info.get("hasNextPage") or not info.get("endCursor"):
+            yield from items(body, "data", "customers", "nodes", where=CUSTOMERS)
+            more = dig(body, "data", "customers", "pageInfo", "hasNextPage", where=CUSTOMERS)
+            end = dig(body, "data", "customers", "pageInfo", "endCursor", where=CUSTOMERS)
+            if not more or not end:
                 return
-            if info["endCursor"] == after:
+            if str(end) in seen:
                 raise SourceError("shopify: the same endCursor came twice; stopping")
-            after = info["endCursor"]
+            after = str(end)
+            seen.add(after)
 
     @staticmethod
     def _record(cid: str, n: dict[str, Any]) -> dict[str, Any]:

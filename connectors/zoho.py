@@ -20,7 +20,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient
+from ._http import HttpClient, convert, dig, items, record_id
 from ._people import RunCursor, compact, full_name, iso, parse_ts, split_primary, unique, utc_text
 
 #: data centre -> (accounts server, API domain); source-apis-more.md 1.1
@@ -122,28 +122,27 @@ class ZohoConnector(Connector):
                                           "client_id": c["client_id"],
                                           "client_secret": c["client_secret"].reveal(),
                                           "refresh_token": c["refresh_token"].reveal()})
-        body = resp.json()
+        body = self._http.parse(resp, expect=dict)
         if body.get("error") or not body.get("access_token"):
-            err = body.get("error") or "no access_token in the answer"
+            err = str(body.get("error") or "no access_token in the answer")
             hint = {
                 "invalid_client": "the client id/secret are wrong or belong to another data "
                                   "centre: check ZOHO_CLIENT_ID and the data_center option",
                 "invalid_code": "the refresh token is invalid or revoked: generate a new one "
                                 "(ZOHO_REFRESH_TOKEN)",
             }.get(err, "check ZOHO_REFRESH_TOKEN, ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET")
-            raise SourceError(f"zoho: the token refresh at {self.accounts_url} failed "
-                              f"({err}); {hint}")
+            raise SourceError(self._http.redact(f"zoho: the token refresh at "
+                                                f"{self.accounts_url} failed ({err}); {hint}"))
         self._access = body["access_token"]
-        if not self.config.get("base_url") and body.get("api_domain"):
+        if not self.config.get("base_url") and isinstance(body.get("api_domain"), str):
             self._api_domain = body["api_domain"]
 
     @staticmethod
     def _retry_after(resp: httpx.Response) -> float | None:
         try:
-            details = resp.json().get("details") or {}
+            value = resp.json().get("details").get("retry_after")
         except (ValueError, AttributeError):
             return None
-        value = details.get("retry_after")
         return float(value) if isinstance(value, (int, float)) else None
 
     # -- reading -------------------------------------------------------------------------
@@ -159,13 +158,16 @@ class ZohoConnector(Connector):
             cursor = RunCursor(state, CURSOR, incremental=c["incremental"],
                                lookback_seconds=c["lookback_seconds"])
             for module in self.modules:
+                where = f"zoho: /crm/v8/{module}"
                 for rec in self._module(http, module, cursor.since):
-                    if cursor.take(rec["id"], rec.get("Modified_Time")):
-                        yield self._record(module, rec)
+                    rid = record_id(rec, "id", where)
+                    if cursor.take(rid, rec.get("Modified_Time")):
+                        yield convert(lambda: self._record(module, rec), rid, where)
                 if cursor.since is not None and c["include_deleted"]:
                     for gone in self._deleted(http, module, cursor.since):
-                        if cursor.first(str(gone["id"])):
-                            yield {"source_id": str(gone["id"]), "source_platform": "zoho",
+                        gid = record_id(gone, "id", f"{where}/deleted")
+                        if cursor.first(gid):
+                            yield {"source_id": gid, "source_platform": "zoho",
                                    "deleted": True,
                                    "updated_at": utc_text(gone.get("deleted_time"))}
             cursor.save()
@@ -180,28 +182,34 @@ class ZohoConnector(Connector):
         limit = self.config["page_token_limit"]
         params = {"fields": self._fields(module), "per_page": per_page,
                   "sort_by": "Modified_Time", "sort_order": "asc"}
+        where = f"zoho: /crm/v8/{module}"
         while True:
             headers = {"If-Modified-Since": _ims(since)} if since else {}
             read, last = 0, since
             token: str | None = None
+            seen: set[str] = set()  # a page token that comes twice would page forever
             while True:
                 query = {**params, **({"page_token": token} if token else {})}
                 resp = http.request("GET", f"/crm/v8/{module}", params=query, headers=headers)
                 if resp.status_code in (204, 304):
                     return
-                page = resp.json()
-                rows = page.get("data") or []
+                page = http.parse(resp, expect=dict)
+                rows = items(page, "data", where=where)
                 for row in rows:
                     last = parse_ts(row.get("Modified_Time")) or last
                     yield row
                 read += len(rows)
-                info = page.get("info") or {}
-                if not info.get("more_records"):
+                if not dig(page, "info", "more_records", where=where):
                     return
-                token = info.get("next_page_token")
+                token = dig(page, "info", "next_page_token", where=where)
                 if not token:
                     raise SourceError(f"zoho: {module} has more records but Zoho gave no "
                                       "next_page_token; cannot page further")
+                token = str(token)
+                if token in seen:
+                    raise SourceError(f"{where}: the same next_page_token came twice; "
+                                      "stopping instead of looping forever")
+                seen.add(token)
                 if read + per_page > limit:
                     break  # the next page would pass the page-token cap: new window
             if last is None or (since is not None and last <= since):
@@ -212,16 +220,23 @@ class ZohoConnector(Connector):
 
     def _deleted(self, http: HttpClient, module: str, since: datetime) -> Iterator[dict]:
         headers = {"If-Modified-Since": _ims(since)}
-        page = 1
+        where = f"zoho: /crm/v8/{module}/deleted"
+        page, listed = 1, set()  # a page of only ids listed before: Zoho repeats itself
         while True:
             resp = http.request("GET", f"/crm/v8/{module}/deleted", headers=headers,
                                 params={"type": "all", "page": page, "per_page": 200})
             if resp.status_code in (204, 304):
                 return
-            body = resp.json()
-            yield from body.get("data") or []
-            if not (body.get("info") or {}).get("more_records"):
+            body = http.parse(resp, expect=dict)
+            rows = items(body, "data", where=where)
+            new = {str(r.get("id")) for r in rows} - listed
+            listed |= new
+            yield from rows
+            if not dig(body, "info", "more_records", where=where):
                 return
+            if page > 1 and not new:  # empty, or a page seen before, yet "more": endless
+                raise SourceError(f"{where}: page {page} holds no record not listed before "
+                                  "yet says more_records; stopping instead of looping forever")
             page += 1
 
     def _record(self, module: str, r: dict[str, Any]) -> dict[str, Any]:

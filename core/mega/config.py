@@ -83,6 +83,11 @@ def resolve_settings(base_url: str | None = None, token: str | Secret | None = N
     if not valid:  # the URL itself is not repeated: it may carry credentials
         problems.append(f"{url_name} must be an http(s) URL like {DEFAULT_BASE_URL} "
                         "(a scheme, a host, and an optional port from 1 to 65535)")
+    elif parts.username is not None or parts.password is not None:
+        # MEGA authenticates with the token alone; credentials in the URL would be stored
+        # with the run (sync_runs.base_url) and shown wherever the URL is
+        problems.append(f"{url_name} must not carry a user name or password (user:pass@): "
+                        f"MEGA authenticates with {ENV_TOKEN}")
     elif parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
         problems.append(f"{url_name} uses plain http to a non-loopback host "
                         f"({parts.hostname}): the token would travel unencrypted; use https")

@@ -142,3 +142,13 @@ def test_a_malformed_base_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match=r"base_url \(\[target\] base_url") as info:
         MegaClient(url, TOKEN, CUSTOMER)
     assert url not in str(info.value) and "MEGA_BASE_URL" not in str(info.value)
+
+
+def test_a_base_url_carrying_credentials_is_refused_without_echoing_them() -> None:
+    """A URL's user:pass@ would be stored with every run (sync_runs.base_url); MEGA never
+    needs it, so it is refused, and the message does not repeat it."""
+    for url in ("https://admin:hunter2-secret@mega.example", "https://tok3n-only@mega.example"):
+        with pytest.raises(ConfigError, match="must not carry a user name or password") as info:
+            resolve_settings(env={"MEGA_BASE_URL": url, "MEGA_TOKEN": TOKEN,
+                                  "MEGA_CUSTOMER_ID": CUSTOMER})
+        assert "hunter2" not in str(info.value) and "tok3n" not in str(info.value)

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 import random
 import re
@@ -255,13 +256,15 @@ class HttpClient:
         for header in ("Retry-After", self._reset_header):
             if header and resp.headers.get(header):
                 try:
-                    return min(max(float(resp.headers[header]), 0.0), 300.0)
+                    return _wait_seconds(float(resp.headers[header]))
                 except ValueError:
                     continue
         if self._retry_after_body is not None:
             wait = self._retry_after_body(resp)
-            if wait is not None:
-                return min(max(float(wait), 0.0), 300.0)
+            try:
+                return None if wait is None else _wait_seconds(float(wait))
+            except ValueError:
+                pass
         return None  # exponential backoff with jitter
 
     def _remember(self, values: Iterable[Any]) -> None:
@@ -323,6 +326,15 @@ class HttpClient:
     def post_object(self, path_or_url: str, body: Any = None, **kw: Any) -> dict[str, Any]:
         """``post_json`` for an endpoint that answers a JSON object (anything else: error)."""
         return self.parse(self.request("POST", path_or_url, json=body, **kw), expect=dict)
+
+
+def _wait_seconds(value: float) -> float:
+    """A vendor's wait hint clamped to 0..300 s. ``nan`` (``Retry-After: nan``, or NaN in a
+    JSON body) would pass the clamp, as every comparison with it is false, and make
+    ``time.sleep`` raise: it is refused, and the client backs off on its own."""
+    if math.isnan(value):
+        raise ValueError("not a number")
+    return min(max(value, 0.0), 300.0)
 
 
 def _kind(value: Any) -> str:

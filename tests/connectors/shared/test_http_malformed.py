@@ -91,6 +91,23 @@ def test_a_vendor_error_that_echoes_the_credentials_never_shows_them():
         assert "grant_type=refresh_token" in str(err.value)  # what is not secret still shows
 
 
+def test_a_wait_hint_that_is_not_a_number_falls_back_to_backoff():
+    """``Retry-After: nan`` (or NaN in a Zoho-style body) passed the 0..300 s clamp, every
+    comparison with NaN being false, and time.sleep raised a ValueError traceback."""
+    def slow_then_ok(req, n):
+        if n == 1:
+            return Response(429, b'{"details": {"retry_after": NaN}}', {"Retry-After": "nan"})
+        return Response(200, {"ok": True})
+
+    def body_hint(resp):
+        return resp.json()["details"]["retry_after"]
+
+    with Canned({("GET", "/v1/people"): slow_then_ok}) as fake, \
+            _client(fake, retry_after=body_hint) as http:
+        assert http.get_json("/v1/people") == {"ok": True}
+        assert http.requests == 2
+
+
 def test_records_of_the_wrong_shape_are_located_errors():
     with pytest.raises(SourceDataError, match=r"crm: /people: people is a string"):
         items({"people": "none"}, "people", where="crm: /people")

@@ -16,14 +16,12 @@ from typing import Any
 
 from .mapping_inspect import TAG_KEYS, Profile
 from .mapping_model import TODO
-from .mega_model import LEAD_LINES, SOURCE_PLATFORMS, SOURCE_TYPES
+from .mega_model import LEAD_LINES, SOURCE_PLATFORMS, SOURCE_TYPES, is_uuid
 
 #: A fuzzy suggestion is written as an entry at or above this score; below, a TODO with the
 #: closest candidate in its comment.
 SUGGEST_SCORE = 88.0
 HINT_SCORE = 50.0
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                   r"[0-9a-fA-F]{12}$")
 #: Words that mean buyer / seller in a source's values or tags.
 LINE_WORDS: dict[str, tuple[str, ...]] = {
     "buyer": ("buyer", "buyers", "buy", "buying", "purchase", "purchaser"),
@@ -103,7 +101,7 @@ def parse_owners(items: Iterable[str]) -> list[Owner]:
         if not sep:
             label, oid = "", item
         oid = oid.strip()
-        if not _UUID.match(oid):
+        if not is_uuid(oid):
             raise ConfigError(f"--owners: {oid!r} is not a MEGA owner id (a UUID); give "
                               "UUID or EMAIL=UUID (or Name=UUID), comma-separated")
         key = label.strip().casefold()

@@ -73,6 +73,16 @@ EMAIL_PATTERN = (rf"^[^@{SURROUNDING_WHITESPACE}]+@[^@{SURROUNDING_WHITESPACE}.]
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 
+#: MEGA's ids (customer, owner, stage, lead) are UUIDs in the 8-4-4-4-12 hex form.
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                   r"[0-9a-fA-F]{12}$")
+
+
+def is_uuid(value: object) -> bool:
+    """Whether ``value`` is text in MEGA's id form (customer, owner, stage and lead ids)."""
+    return isinstance(value, str) and bool(_UUID.match(value))
+
+
 def strip_surrounding(value: str) -> str:
     """Strip every kind of surrounding whitespace (the set DuckDB's trim() misses)."""
     return value.strip(SURROUNDING_WHITESPACE)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..connector import Connector
 from ..errors import ConfigError
+from ..mega_model import is_uuid
 from ..workspace import Workspace
 from .build import PARQUET_COMPRESSION, BuildResult, build
 from .chunks import sql_chunks
@@ -61,8 +62,17 @@ class DedupeResult:
 
 
 def resolve_customer_id(customer_id: str | None) -> str:
-    """--customer-id, else MEGA_CUSTOMER_ID, else the offline placeholder."""
-    return customer_id or os.environ.get("MEGA_CUSTOMER_ID") or OFFLINE_CUSTOMER_ID
+    """--customer-id, else MEGA_CUSTOMER_ID, else the offline placeholder.
+
+    Checked to be a UUID (MEGA's customer id form) before anything is read: the idempotency
+    keys hash it, and keys made with a mistyped id would match no real customer's.
+    """
+    value = (customer_id or os.environ.get("MEGA_CUSTOMER_ID") or OFFLINE_CUSTOMER_ID).strip()
+    if not is_uuid(value):
+        where = "--customer-id" if customer_id else "MEGA_CUSTOMER_ID"
+        raise ConfigError(f"{where} must be a UUID like 123e4567-e89b-12d3-a456-426614174000 "
+                          "(MEGA's customer id)")
+    return value
 
 
 def write_outputs(ws: Workspace, out_dir: Path, customer_id: str, *,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..connector import Secret
 from ..errors import ConfigError
+from ..mega_model import is_uuid
 
 __all__ = ["DEFAULT_BASE_URL", "ENV_BASE_URL", "ENV_CUSTOMER_ID", "ENV_TOKEN", "MegaSettings",
            "resolve_settings"]
@@ -24,7 +24,6 @@ ENV_BASE_URL = "MEGA_BASE_URL"
 ENV_TOKEN = "MEGA_TOKEN"
 ENV_CUSTOMER_ID = "MEGA_CUSTOMER_ID"
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def resolve_settings(base_url: str | None = None, token: str | Secret | None = N
     if not customer:
         problems.append(f"no MEGA customer: set {ENV_CUSTOMER_ID} (or pass customer_id=...) "
                         "to the customer UUID the key is locked to")
-    elif not _UUID.match(customer):
+    elif not is_uuid(customer):
         problems.append(f"{ENV_CUSTOMER_ID} must be a UUID like "
                         "123e4567-e89b-12d3-a456-426614174000")
     try:  # '[::1' or a port like ':abc' / ':99999' raise ValueError here (or later in httpx)

@@ -6,14 +6,13 @@ One frozen value object, so the CLI, tests and the demo all describe a sandbox t
 from __future__ import annotations
 
 import math
-import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..mega_model import SCOPE_READ, SCOPE_WEBHOOKS, SCOPE_WRITE
+from ..mega_model import SCOPE_READ, SCOPE_WEBHOOKS, SCOPE_WRITE, is_uuid
 
 ALL_SCOPES: tuple[str, ...] = (SCOPE_READ, SCOPE_WRITE, SCOPE_WEBHOOKS)
 LEAD_SCOPES: tuple[str, ...] = (SCOPE_READ, SCOPE_WRITE)
@@ -29,13 +28,6 @@ RESERVED_CUSTOM_FIELDS: tuple[str, ...] = ("lead_line",)
 
 #: Request bodies above this are refused with 413 before they are read.
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and bool(_UUID.match(value))
-
 
 def new_token() -> str:
     """A token in MEGA's shape: ``mega_`` + 64 hex."""

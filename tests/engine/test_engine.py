@@ -287,6 +287,19 @@ def test_engine_flags_and_tables_take_only_what_they_mean() -> None:
     assert (options.source_priority, options.placeholder_guard) == (("crm", "csv"), False)
 
 
+def test_a_customer_id_that_is_not_a_uuid_is_refused_before_anything_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the chunks' idempotency keys hash the customer id: "acme" would make keys that match
+    # no real customer's
+    ListConnector.rows = [{"source_id": "1", "contact_email": "a@x.com"}]
+    with pytest.raises(ConfigError, match="--customer-id must be a UUID"):
+        dedupe(ListConnector(), tmp_path / "out", customer_id="acme")
+    monkeypatch.setenv("MEGA_CUSTOMER_ID", "not-a-uuid")
+    with pytest.raises(ConfigError, match="MEGA_CUSTOMER_ID must be a UUID"):
+        dedupe(ListConnector(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_dedupe_writes_every_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEGA_CUSTOMER_ID", raising=False)
     ListConnector.rows = [

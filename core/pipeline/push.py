@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..chunking import Chunk
+from ..chunking import Chunk, canonical_json, idempotency_key
 from ..errors import ConfigError, MegaError
 from ..mega_model import BULK_ENDPOINT
 from . import ledger, pull
@@ -71,9 +71,8 @@ def push(
         stats.requests += 1
         try:
             if endpoint == BULK_ENDPOINT:
-                answer = client.send_chunk(Chunk(index, body, key, refs))
-                results, unknown, status = _bulk_results(answer, refs), \
-                    list(answer.get("unknown_custom_fields") or []), 200
+                results, unknown = _send_bulk(client, customer_id, index, body, key, refs)
+                status = 200
             else:
                 lead = client.create_lead(json.loads(body), idempotency_key=key)
                 results, unknown, status = _live_result(con, customer_id, refs[0], lead), [], 201
@@ -85,13 +84,7 @@ def push(
                 # MEGA refused the whole request: every row in it failed with MEGA's reason.
                 # A 413 too: the same bytes are refused on every re-run, so stopping the run
                 # "to resume" would leave its records pending for ever.
-                message = getattr(exc, "message", None) or str(exc)
-                if code == 413:
-                    message += (f" ({len(body)} bytes for {len(refs)} row(s): shorten or drop "
-                                "the large custom fields, e.g. with [mapping.fields], and "
-                                "sync again)")
-                results = [{"row_ref": r, "status": "failed", "lead_id": None,
-                            "matched_by": None, "errors": [message]} for r in refs]
+                results = _refused(exc, body, refs)
                 unknown, status = [], code
             else:
                 raise RunStopped(f"run {run_id} stopped at chunk {index}: {exc}. Nothing is "
@@ -102,6 +95,52 @@ def push(
         if on_chunk:
             on_chunk(index, n_rows)
     return stats
+
+
+def _refused(exc: MegaError, body: bytes, refs: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Every row of a request MEGA refused as a whole, failed with MEGA's reason."""
+    message = getattr(exc, "message", None) or str(exc)
+    if _status_of(exc) == 413:
+        message += (f" ({len(body)} bytes for {len(refs)} row(s): shorten or drop the large "
+                    "custom fields, e.g. with [mapping.fields], and sync again)")
+    return [{"row_ref": r, "status": "failed", "lead_id": None, "matched_by": None,
+             "errors": [message]} for r in refs]
+
+
+def _send_bulk(client: Any, customer_id: str, index: int, body: bytes, key: str,
+               refs: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[str]]:
+    """MEGA's results for one bulk chunk (and the unknown custom fields it named).
+
+    A chunk MEGA refuses as too large (413) is halved, and each half sent as a request of
+    its own, down to single rows; a single row still too large fails with the reason. Why:
+    MEGA's body limit is not documented, and 500 rows with long notes can pass it while each
+    row is fine. The halves are a pure function of the stored body, so a resumed run sends
+    the same halves under the same keys and MEGA replays what it already did. A half MEGA
+    refuses with 400 fails its own rows only (the other half may already be written).
+    """
+    try:
+        answer = client.send_chunk(Chunk(index, body, key, refs))
+        return _bulk_results(answer, refs), list(answer.get("unknown_custom_fields") or [])
+    except MegaError as exc:
+        if _status_of(exc) != 413 or len(refs) < 2:
+            raise
+    payload = json.loads(body)
+    leads, middle = payload["leads"], len(refs) // 2
+    results: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for rows, part_refs in ((leads[:middle], refs[:middle]), (leads[middle:], refs[middle:])):
+        part = canonical_json({**payload, "leads": rows})
+        part_key = idempotency_key(customer_id, BULK_ENDPOINT, part)
+        try:
+            part_results, part_unknown = _send_bulk(client, customer_id, index, part,
+                                                    part_key, part_refs)
+        except MegaError as exc:
+            if _status_of(exc) not in (400, 413):
+                raise  # transport, 5xx, 429 spent: the run stops and resumes this chunk
+            part_results, part_unknown = _refused(exc, part, part_refs), []
+        results += part_results
+        unknown += [name for name in part_unknown if name not in unknown]
+    return results, unknown
 
 
 def _bulk_results(answer: dict[str, Any], refs: tuple[str, ...]) -> list[dict[str, Any]]:

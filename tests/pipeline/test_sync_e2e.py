@@ -360,23 +360,58 @@ def test_a_stopped_dry_run_is_not_resumed_by_a_real_sync(tmp_path: Path) -> None
         assert runs.get(w.con, dry.run_id).status == "abandoned"
 
 
-def test_a_request_too_large_fails_its_rows_with_the_reason_instead_of_stopping(
+def test_a_request_too_large_is_halved_and_only_a_row_too_large_alone_fails(
         tmp_path: Path) -> None:
     """A 413 used to stop the run "to resume": every re-run sent the same bytes and got the same
-    413, so the records stayed pending for ever. Its rows now fail with MEGA's reason and a
-    hint; once the large field is shortened, the next sync sends them."""
-    big = "x" * 4000
+    413, so the records stayed pending for ever. Now the chunk is halved until each part
+    fits; a row too large on its own fails with MEGA's reason and a hint, and once it is
+    shortened the next sync sends it."""
     records = [{"source_id": str(i), "contact_email": f"p{i}@example.com",
-                "custom_fields": {"notes": big}} for i in range(3)]
+                "custom_fields": {"notes": "x" * 3000}} for i in range(5)]
+    records[3]["custom_fields"] = {"notes": "y" * 9000}  # over the 8,000-byte limit alone
     ws = tmp_path / "ws.duckdb"
     with Sandbox(SandboxConfig.default(time_scale=FAST, max_body=8000)) as box, \
             _client(box) as client:
         result = sync(ListConnector(records), workspace=ws, client=client)
-        assert result.exit_code == 1 and result.summary["record_status"]["failed"] == 3
-        assert all(o["status"] == "failed" and "shorten or drop" in o["errors"][0]
-                   and "too large" in o["errors"][0] for o in result.outcomes)
-        for rec in records:
-            rec["custom_fields"] = {"notes": "short"}
+        status = {o["source_id"]: o for o in result.outcomes}
+        assert result.exit_code == 1
+        assert [sid for sid, o in sorted(status.items()) if o["status"] == "created"] == \
+            ["0", "1", "2", "4"]
+        assert status["3"]["status"] == "failed"
+        assert "too large" in status["3"]["errors"][0]
+        assert "shorten or drop" in status["3"]["errors"][0]
+        assert len(box.leads(customer(box))) == 4
+        records[3]["custom_fields"] = {"notes": "short"}
         again = sync(ListConnector(records), workspace=ws, client=client)
-        assert again.exit_code == 0 and again.summary["record_status"]["created"] == 3
-        assert len(box.leads(customer(box))) == 3
+        assert again.exit_code == 0
+        assert len(box.leads(customer(box))) == 5
+
+
+def test_a_halved_chunk_resumed_after_a_failure_creates_no_duplicate(tmp_path: Path) -> None:
+    """The halves are made from the stored body, so a run stopped between them sends the
+    same halves under the same keys when resumed: MEGA replays the half it already wrote."""
+    from leadbridge.mega import MegaTransportError
+
+    records = [{"source_id": str(i), "contact_email": f"p{i}@example.com",
+                "custom_fields": {"notes": "x" * 3000}} for i in range(4)]
+    ws = tmp_path / "ws.duckdb"
+    with Sandbox(SandboxConfig.default(time_scale=FAST, max_body=8000)) as box, \
+            _client(box) as client:
+        sent: list[str] = []
+        real_send = client.send_chunk
+
+        def flaky(chunk):  # the second half of the first split never gets an answer
+            sent.append(chunk.idempotency_key)
+            if len(sent) == 3:
+                raise MegaTransportError("connection dropped", method="POST",
+                                         path="/api/agents/crm/leads/bulk")
+            return real_send(chunk)
+
+        client.send_chunk = flaky  # type: ignore[method-assign]
+        first = sync(ListConnector(records), workspace=ws, client=client)
+        assert first.exit_code == 3  # stopped, resumable
+        client.send_chunk = real_send  # type: ignore[method-assign]
+        resumed = sync(ListConnector(records), workspace=ws, client=client)
+        assert resumed.exit_code == 0
+        assert resumed.summary["record_status"]["created"] == 4
+        assert len(box.leads(customer(box))) == 4

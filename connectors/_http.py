@@ -297,7 +297,9 @@ class HttpClient:
         where = f"{self.name} {resp.request.method} {resp.request.url.path}"
         try:
             body = resp.json()
-        except ValueError:  # JSONDecodeError, UnicodeDecodeError, an over-long integer
+        # JSONDecodeError, UnicodeDecodeError, an over-long integer; RecursionError: JSON
+        # nested thousands of levels deep
+        except (ValueError, RecursionError):
             text = resp.text.lstrip()
             if not text:
                 shown = "it is empty"

@@ -37,7 +37,8 @@ def _client(fake: Canned, **kw) -> HttpClient:
     b'{"results": [{"id": "1", "properties": {"email": "a@exa',  # cut off mid-answer
     b'{"results": [{"id": "1", "name": "\xff\xfe"}]}',        # not UTF-8
     b'{"total": 1' + b"1" * 5000 + b"}",                      # an integer Python refuses
-], ids=["html", "empty", "cut", "not-utf8", "huge-int"])
+    b"[" * 100_000 + b"]" * 100_000,                          # nested past the recursion limit
+], ids=["html", "empty", "cut", "not-utf8", "huge-int", "too-deep"])
 def test_a_2xx_body_that_is_not_json_is_a_source_error_naming_the_call(body):
     with Canned({("GET", "/v1/people"): Response(200, body)}) as fake, _client(fake) as http:
         with pytest.raises(SourceError) as err:

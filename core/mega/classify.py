@@ -7,8 +7,9 @@ retriable, 400/401/403/404/409 are fatal. Callers never call ``raise_for_status(
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +28,11 @@ from .errors import (
     MegaTransportError,
 )
 
-__all__ = ["classify", "is_retriable", "parse_retry_after", "required_scope"]
+__all__ = ["MAX_WAIT_SECONDS", "classify", "header_seconds", "is_retriable", "parse_retry_after",
+           "required_scope"]
+
+#: The longest wait a MEGA hint can mean: its longest rate window is an hour (section 11).
+MAX_WAIT_SECONDS = 3600.0
 
 _BY_STATUS: dict[int, type[MegaAPIError]] = {
     400: MegaInvalidRequestError,
@@ -50,31 +55,48 @@ def required_scope(method: str, path: str) -> str:
     return SCOPE_READ if method.upper() == "GET" else SCOPE_WRITE
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` in seconds (integer seconds per MEGA; HTTP dates are ignored)."""
-    value = headers.get("retry-after")
+def header_seconds(value: str | None, unit: float = 1.0) -> float | None:
+    """A wait hint header (``value`` counted in ``unit`` seconds) as seconds in
+    0..:data:`MAX_WAIT_SECONDS`; ``None`` when absent or not a finite number.
+
+    Why: ``inf``, ``1e400`` or ``99999999999`` made ``time.sleep`` raise OverflowError (a
+    traceback) and ``nan`` passes any clamp; no MEGA window needs a wait beyond an hour, so a
+    longer hint is garbage and the client backs off on its own instead.
+    """
     if value is None:
         return None
     try:
-        seconds = float(value)
+        seconds = float(value) * unit
     except ValueError:
+        return None
+    if not math.isfinite(seconds) or seconds > MAX_WAIT_SECONDS:
         return None
     return max(0.0, seconds)
 
 
-def _envelope(response: httpx.Response) -> tuple[str | None, int | None, str]:
-    """(type, code, message) from MEGA's error envelope, tolerating anything else."""
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` in seconds (integer seconds per MEGA; HTTP dates are ignored)."""
+    return header_seconds(headers.get("retry-after"))
+
+
+def _envelope(response: httpx.Response, redact: Callable[[str], str] = str
+              ) -> tuple[str | None, int | None, str]:
+    """(type, code, message) from MEGA's error envelope, tolerating anything else.
+
+    ``redact`` removes the request's credentials first (a server or proxy may echo the
+    ``Authorization`` header back), before the text is cut, so no fragment of one is kept.
+    """
     try:
         data: Any = json.loads(response.content or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         err = data["error"]
         etype = err.get("type") if isinstance(err.get("type"), str) else None
         code = err.get("code") if isinstance(err.get("code"), int) else None
         message = err.get("message") if isinstance(err.get("message"), str) else ""
-        return etype, code, message
-    text = response.text.strip().replace("\n", " ")[:200] if response.content else ""
+        return etype, code, redact(message)
+    text = redact(response.text).strip().replace("\n", " ")[:200] if response.content else ""
     return None, None, text or response.reason_phrase or "no error body"
 
 
@@ -118,13 +140,15 @@ _SAFE_PATH = re.compile(r"[^A-Za-z0-9_\-/.~%]")
 
 
 def classify(response: httpx.Response, *, method: str, path: str, attempts: int = 1,
-             chunk_index: int | None = None,
-             idempotency_key: str | None = None) -> MegaAPIError | None:
-    """``None`` for a 2xx answer, otherwise the error it stands for (not raised here)."""
+             chunk_index: int | None = None, idempotency_key: str | None = None,
+             redact: Callable[[str], str] = str) -> MegaAPIError | None:
+    """``None`` for a 2xx answer, otherwise the error it stands for (not raised here).
+
+    ``redact`` takes the request's credentials out of whatever text the answer carries."""
     status = response.status_code
     if 200 <= status < 300:
         return None
-    etype, code, message = _envelope(response)
+    etype, code, message = _envelope(response, redact)
     if status >= 500:
         cls: type[MegaAPIError] = MegaServerError
     else:
@@ -133,7 +157,8 @@ def classify(response: httpx.Response, *, method: str, path: str, attempts: int 
     hint = _hint(status, message, method, path, idempotency_key, chunk_index)
     if 300 <= status < 400:  # redirects are never followed (they could leak the token)
         target = urlsplit(response.headers.get("location", ""))
-        hint = (f"the server redirects to {target.scheme}://{target.netloc}{target.path}: "
+        host = target.netloc.rpartition("@")[2]  # never echo a user:password@ it carries
+        hint = (f"the server redirects to {target.scheme}://{host}{target.path}: "
                 "set MEGA_BASE_URL to the final https URL")
     return cls(
         status=status, type=etype or _DEFAULT_TYPE.get(status, "api_error"),

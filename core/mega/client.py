@@ -30,7 +30,7 @@ from ..chunking import Chunk, canonical_json, idempotency_key as derive_key
 from ..connector import Secret
 from ..errors import MegaError
 from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT, LIST_ENDPOINT, ON_DUPLICATE
-from .classify import classify, is_retriable, parse_retry_after, transport_cause
+from .classify import classify, header_seconds, is_retriable, parse_retry_after, transport_cause
 from .config import resolve_settings
 from .errors import MegaRateLimitError, MegaServerError, MegaTransportError
 from .pacing import BUCKET_BULK, BUCKET_DEFAULT, Pacer
@@ -54,6 +54,8 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "sort_dir": ("asc", "desc"),
     "lead_line": ("buyer", "seller"),
 }
+#: Consecutive empty pages that still carry a next_cursor before list_leads gives up.
+_MAX_EMPTY_PAGES = 10
 _WEBHOOK_FIELDS = ("url", "event_types", "timeout_seconds", "retry_attempts", "description",
                    "is_active")
 
@@ -128,6 +130,7 @@ class MegaClient:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.retry_after_jitter = retry_after_jitter
+        self._token = settings.token
         self.stats = ClientStats()
         self._stats_lock = threading.Lock()
         self.pacer = Pacer(limits, time_scale=time_scale, spread=spread, enabled=pacing,
@@ -163,7 +166,7 @@ class MegaClient:
 
     def list_leads_page(self, **filters: Any) -> dict[str, Any]:
         """One raw ``LeadListResponse`` page (``leads``, ``total``, ``next_cursor``, …)."""
-        return self._call("GET", LIST_ENDPOINT, params=_list_params(filters))
+        return self._call("GET", LIST_ENDPOINT, params=_list_params(filters), shape=_page_shape)
 
     def list_leads(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every lead matching the filters, following ``next_cursor`` to the last page.
@@ -175,15 +178,23 @@ class MegaClient:
         params = _list_params(filters)
         params.setdefault("limit", "100")
         seen: set[str] = set()
+        empty = 0
         while True:
-            page = self._call("GET", LIST_ENDPOINT, params=params)
-            yield from page.get("leads") or []
+            page = self._call("GET", LIST_ENDPOINT, params=params, shape=_page_shape)
+            yield from page["leads"]
             cursor = page.get("next_cursor")
             if not cursor:
                 return
             if cursor in seen:
                 raise MegaError("MEGA returned the same next_cursor twice while listing leads; "
                                 "stopping instead of looping forever")
+            # a keyset cursor comes from a page's last lead: fresh cursors on empty pages
+            # would be followed for ever (a few are tolerated, should MEGA filter after paging)
+            empty = empty + 1 if not page["leads"] else 0
+            if empty >= _MAX_EMPTY_PAGES:
+                raise MegaError(f"MEGA returned {empty} empty pages in a row, each with a new "
+                                "next_cursor, while listing leads; stopping instead of "
+                                "following cursors forever")
             seen.add(cursor)
             params = {k: v for k, v in params.items() if k != "offset"}
             params["cursor"] = cursor
@@ -197,8 +208,9 @@ class MegaClient:
         """
         body = canonical_json(dict(lead))
         key = idempotency_key or derive_key(self.customer_id, CREATE_ENDPOINT, body)
-        answer = self._call("POST", CREATE_ENDPOINT, body=body, idempotency_key=key)
-        return answer.get("lead", answer)
+        answer = self._call("POST", CREATE_ENDPOINT, body=body, idempotency_key=key,
+                            shape=_create_shape)
+        return answer["lead"]
 
     def bulk_import(self, rows: Iterable[Mapping[str, Any]], on_duplicate: str = "update",
                     dry_run: bool = False, idempotency_key: str | None = None
@@ -219,13 +231,13 @@ class MegaClient:
         body = canonical_json(payload)
         key = idempotency_key or derive_key(self.customer_id, BULK_ENDPOINT, body)
         return self._call("POST", BULK_ENDPOINT, body=body, idempotency_key=key,
-                          bucket=BUCKET_BULK)
+                          bucket=BUCKET_BULK, shape=_bulk_shape)
 
     def send_chunk(self, chunk: Chunk) -> dict[str, Any]:
         """POST a prepared chunk's body bytes verbatim under its own ``Idempotency-Key``."""
         return self._call("POST", BULK_ENDPOINT, body=chunk.body,
                           idempotency_key=chunk.idempotency_key, bucket=BUCKET_BULK,
-                          chunk_index=chunk.index)
+                          chunk_index=chunk.index, shape=_bulk_shape)
 
     def move_stage(self, lead_id: str, stage_slug: str, reason: str | None = None
                    ) -> dict[str, Any]:
@@ -239,7 +251,7 @@ class MegaClient:
     # -- webhooks --------------------------------------------------------------------------------
 
     def list_webhooks(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", WEBHOOKS_ENDPOINT).get("webhooks") or [])
+        return list(self._call("GET", WEBHOOKS_ENDPOINT, shape=_webhooks_shape)["webhooks"])
 
     def create_webhook(self, url: str, **fields: Any) -> dict[str, Any]:
         """Register a webhook; returns ``{"webhook": …, "secret": …}`` (the secret only once).
@@ -265,8 +277,14 @@ class MegaClient:
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
               body: bytes | None = None, idempotency_key: str | None = None,
               bucket: str = BUCKET_DEFAULT, idempotent: bool = True,
-              chunk_index: int | None = None) -> dict[str, Any]:
-        """Send with pacing and bounded retries; return the decoded JSON or raise."""
+              chunk_index: int | None = None,
+              shape: Callable[[Any], str | None] | None = None) -> dict[str, Any]:
+        """Send with pacing and bounded retries; return the decoded JSON or raise.
+
+        ``shape`` checks a 2xx answer's JSON and names what is wrong with it (``None``: fine);
+        a wrong shape is a ``MegaServerError`` like a body that is not JSON (retried, then
+        raised), so callers only ever index documented fields and never get a traceback.
+        """
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
@@ -283,12 +301,13 @@ class MegaClient:
         ):
             with attempt:
                 return self._attempt(method, path, params, body, headers, bucket, attempt.num,
-                                     chunk_index, idempotency_key)
+                                     chunk_index, idempotency_key, shape)
         raise AssertionError("unreachable: stamina re-raises the last error")
 
     def _attempt(self, method: str, path: str, params: Mapping[str, str] | None,
                  body: bytes | None, headers: dict[str, str], bucket: str, num: int,
-                 chunk_index: int | None, key: str | None) -> dict[str, Any]:
+                 chunk_index: int | None, key: str | None,
+                 shape: Callable[[Any], str | None] | None = None) -> dict[str, Any]:
         self.pacer.acquire(bucket)
         self._count("attempts")
         started = time.monotonic()
@@ -321,20 +340,29 @@ class MegaClient:
         elif response.status_code >= 500:
             self._count("server_errors")
         error = classify(response, method=method, path=path, attempts=num,
-                         chunk_index=chunk_index, idempotency_key=key)
+                         chunk_index=chunk_index, idempotency_key=key, redact=self._redact)
         if error is not None:
             if retry_after is not None:
                 error.retry_after = retry_after
             raise error
         try:
             data = response.json()
-        except ValueError:
+            problem = shape(data) if shape is not None else None
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+            problem = "the answer is not JSON"
+        if problem is not None:
             raise MegaServerError(
                 status=response.status_code, type="api_error", code=response.status_code,
-                message="the answer is not JSON", method=method, path=path, attempts=num,
+                message=problem, method=method, path=path, attempts=num,
                 hint="an unexpected proxy or server answered; check MEGA_BASE_URL",
                 chunk_index=chunk_index, idempotency_key=key) from None
         return data if isinstance(data, dict) else {"data": data}
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the token. Why: an error body may echo the ``Authorization``
+        header back, and error messages reach logs, run reports and the terminal."""
+        token = self._token.reveal()
+        return text.replace(token, "***") if token else text
 
     def _retry_wait(self, exc: Exception, *, idempotent: bool) -> bool | float:
         """stamina hook: False (give up), True (exponential backoff) or seconds to wait."""
@@ -360,13 +388,61 @@ class MegaClient:
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait; prefers a millisecond ``Retry-After-Ms`` when a server sends one."""
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    return parse_retry_after(headers)
+    ms = header_seconds(headers.get("retry-after-ms"), unit=0.001)
+    return ms if ms is not None else parse_retry_after(headers)
+
+
+# -- answer shapes (a problem in words, or None); documented in mega-api.md sections 4-5, 13 ----
+
+def _object(data: Any, what: str) -> str | None:
+    return None if isinstance(data, dict) else f"the answer is not a JSON object ({what})"
+
+
+def _has_id(item: Any) -> bool:
+    ident = item.get("id") if isinstance(item, dict) else None
+    return isinstance(ident, str | int) and not isinstance(ident, bool) and ident != ""
+
+
+def _page_shape(data: Any) -> str | None:
+    """A ``LeadListResponse``: ``leads`` a list of leads with ids, ``next_cursor`` a string or
+    null. Why: a list body or a ``leads`` string listed nothing (or characters) silently, and
+    an object as cursor raised TypeError."""
+    problem = _object(data, "a page of leads")
+    if problem:
+        return problem
+    leads = data.get("leads")
+    if not isinstance(leads, list):
+        return "the page's leads is not a list"
+    if not all(_has_id(lead) for lead in leads):
+        return "a lead on the page is not an object with an id"
+    cursor = data.get("next_cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        return "the page's next_cursor is neither a string nor null"
+    return None
+
+
+def _bulk_shape(data: Any) -> str | None:
+    """A ``BulkImportResponse`` whose ``results`` is a list (one row's bad result is the
+    caller's to fail; a missing list would leave every row without an answer)."""
+    problem = _object(data, "a bulk import answer")
+    if problem:
+        return problem
+    return None if isinstance(data.get("results"), list) else "its results is not a list"
+
+
+def _create_shape(data: Any) -> str | None:
+    """``{"lead": Lead}``: the lead object with its id (a merge and an insert look alike)."""
+    problem = _object(data, "a created lead")
+    if problem:
+        return problem
+    return None if _has_id(data.get("lead")) else "its lead is not an object with an id"
+
+
+def _webhooks_shape(data: Any) -> str | None:
+    problem = _object(data, "a webhook list")
+    if problem:
+        return problem
+    return None if isinstance(data.get("webhooks"), list) else "its webhooks is not a list"
 
 
 def _segment(value: str) -> str:

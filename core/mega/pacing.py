@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..mega_model import BULK_PER_MINUTE, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
+from .classify import header_seconds
 
 __all__ = ["BUCKET_BULK", "BUCKET_DEFAULT", "DEFAULT_LIMITS", "Bucket", "Pacer", "Window"]
 
@@ -175,8 +176,9 @@ class Pacer:
                 expires = now + window.period
             else:
                 expires = now + min(window.period, horizon * self.server_time_scale)
-            # requests still in flight may already be counted by the server
-            missing = window.remaining(now) - b.in_flight - remaining
+            # requests still in flight may already be counted by the server; a negative
+            # remaining means none left (never more phantoms than the window holds)
+            missing = window.remaining(now) - b.in_flight - max(0, remaining)
             if missing > 0:
                 log.debug("%s bucket: server has %d fewer requests left than counted; "
                           "holding them for %.3fs", bucket, missing, expires - now)
@@ -201,26 +203,27 @@ class Pacer:
                     for name, b in self.buckets.items()}
 
 
+#: A count beyond this in a ``RateLimit-*`` header is garbage (MEGA's limits are 10..1,000).
+_MAX_COUNT = 1_000_000
+
+
 def _int(value: str | None) -> int | None:
+    """A ``RateLimit-Limit``/``-Remaining`` count; ``None`` when absent, not a number, not
+    finite or beyond ``_MAX_COUNT`` (``inf`` raised OverflowError, ``1e300`` made the pacer
+    build a list of that many phantoms)."""
     if value is None:
         return None
     try:
-        return int(float(value))
+        number = float(value)
     except ValueError:
         return None
+    if not math.isfinite(number) or abs(number) > _MAX_COUNT:
+        return None
+    return int(number)
 
 
 def _seconds(value: str | None, ms: str | None) -> float | None:
     """Seconds from an integer header, or from its millisecond twin when the server sends one
     (the sandbox does, so sub-second windows under ``--time-scale`` stay exact)."""
-    if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    seconds = header_seconds(ms, unit=0.001)
+    return seconds if seconds is not None else header_seconds(value)

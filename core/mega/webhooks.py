@@ -14,13 +14,14 @@ import re
 import time
 
 from ..connector import Secret
+from ..errors import ConfigError
 from .errors import WebhookSignatureError, WebhookTimestampError
 
 __all__ = ["DEFAULT_TOLERANCE", "SIGNATURE_PREFIX", "sign_webhook", "verify_webhook"]
 
 DEFAULT_TOLERANCE = 300
 SIGNATURE_PREFIX = "sha256="
-_DIGITS = re.compile(r"^[0-9]{1,12}$")
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 def _text(value: str | bytes | int | None) -> str | None:
@@ -32,14 +33,20 @@ def _text(value: str | bytes | int | None) -> str | None:
 
 
 def _key(secret: str | bytes | Secret) -> bytes:
+    """The HMAC key. An empty or missing secret is refused (ConfigError): with an empty key
+    anyone can compute a valid signature, so an unset secret variable would accept forgeries."""
     if isinstance(secret, Secret):
         secret = secret.reveal()
-    return secret if isinstance(secret, bytes) else secret.encode("utf-8")
+    if not isinstance(secret, str | bytes) or not secret:
+        raise ConfigError("the webhook secret is empty or missing: pass the mega_whsec_... "
+                          "value MEGA returned when the webhook was created or rotated")
+    return secret if isinstance(secret, bytes) else secret.encode("utf-8", "surrogateescape")
 
 
 def sign_webhook(secret: str | bytes | Secret, timestamp: str | int, body: bytes | str) -> str:
     """The ``X-Mega-Signature`` value MEGA sends for this timestamp and body."""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+    # surrogatepass: a str body with lone surrogates fails to match instead of raising
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     message = str(timestamp).encode("ascii") + b"." + raw
     return SIGNATURE_PREFIX + hmac.new(_key(secret), message, hashlib.sha256).hexdigest()
 
@@ -51,10 +58,13 @@ def verify_webhook(secret: str | bytes | Secret, timestamp: str | bytes | int | 
 
     ``timestamp`` and ``signature`` are the ``X-Mega-Timestamp`` and ``X-Mega-Signature``
     headers as received; ``body`` the raw request bytes (never re-serialized JSON).
-    Raises WebhookTimestampError (answer 400) or WebhookSignatureError (answer 401).
+    Raises WebhookTimestampError (answer 400) or WebhookSignatureError (answer 401), and
+    ConfigError when ``secret`` is empty (a receiver whose secret is unset must not accept
+    deliveries signed with the empty key).
     """
+    key = _key(secret)  # refuse an empty secret before any other check
     ts = _text(timestamp)
-    if ts is None or not _DIGITS.match(ts):
+    if ts is None or not _DIGITS.fullmatch(ts):  # fullmatch: "$" would accept "123\n"
         raise WebhookTimestampError(
             "webhook rejected: X-Mega-Timestamp is missing or not Unix seconds",
             reason="timestamp_missing")
@@ -72,9 +82,11 @@ def verify_webhook(secret: str | bytes | Secret, timestamp: str | bytes | int | 
     if not sig:
         raise WebhookSignatureError("webhook rejected: X-Mega-Signature is missing",
                                     reason="signature_missing")
-    expected = sign_webhook(secret, ts, body)
+    expected = sign_webhook(key, ts, body)
     # compare as bytes: compare_digest refuses non-ASCII str, and a hostile header may be one
-    if not hmac.compare_digest(expected.encode("ascii"), sig.strip().encode("utf-8")):
+    # (even with lone surrogates, which strict UTF-8 encoding would raise on)
+    if not hmac.compare_digest(expected.encode("ascii"),
+                               sig.strip().encode("utf-8", "replace")):
         raise WebhookSignatureError(
             "webhook rejected: X-Mega-Signature does not match the body and timestamp (wrong "
             "secret, tampered body, or a body re-serialized before verifying)",

@@ -98,6 +98,33 @@ def test_missing_or_malformed_timestamps_are_rejected(timestamp) -> None:
         verify_webhook(SECRET, timestamp, BODY, OPENSSL_SIGNATURE, now=NOW)
 
 
+def test_a_timestamp_with_a_trailing_newline_is_malformed_even_when_signed() -> None:
+    """``$`` in the pattern matched before a final newline, so ``"<digits>\\n"`` passed."""
+    ts = TS + "\n"
+    with pytest.raises(WebhookTimestampError):
+        verify_webhook(SECRET, ts, BODY, _independent(SECRET, ts, BODY), now=NOW)
+
+
+@pytest.mark.parametrize("signature", ["sha256=\udc80", "\ud800" * 71])
+def test_a_signature_with_lone_surrogates_is_a_mismatch_not_a_traceback(signature) -> None:
+    """Strict UTF-8 encoding of such a header raised UnicodeEncodeError."""
+    with pytest.raises(WebhookSignatureError):
+        verify_webhook(SECRET, TS, BODY, signature, now=NOW)
+    with pytest.raises(WebhookSignatureError):
+        verify_webhook(SECRET, TS, "\udc80", OPENSSL_SIGNATURE, now=NOW)  # a str body too
+
+
+@pytest.mark.parametrize("secret", ["", b"", Secret(""), None])
+def test_an_empty_secret_is_refused_not_used_as_a_key(secret) -> None:
+    """With the empty key anyone can sign: a receiver whose secret variable is unset accepted
+    forged deliveries. Now it is a ConfigError, whatever the delivery says."""
+    from leadbridge.errors import ConfigError
+
+    forged = _independent("", TS, BODY)
+    with pytest.raises(ConfigError, match="secret is empty"):
+        verify_webhook(secret, TS, BODY, forged, now=NOW)
+
+
 def test_all_failures_share_one_base_class() -> None:
     with pytest.raises(WebhookVerificationError):
         verify_webhook(SECRET, TS, BODY, "sha256=nope", now=NOW)

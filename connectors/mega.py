@@ -10,7 +10,7 @@ so a customer-to-customer move never confuses it with the destination's ``MEGA_T
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..connector import Connector, Option
@@ -67,9 +67,12 @@ class MegaConnector(Connector):
 
     @staticmethod
     def _record(lead: dict[str, Any]) -> dict[str, Any]:
-        stage = lead.get("current_stage") or {}
-        owner = lead.get("owner") or {}
-        custom = dict(lead.get("custom_fields") or {})
+        """One record from a Lead. Objects MEGA sent as another JSON type (a string as
+        ``current_stage``, a list as ``custom_fields``) count as absent instead of raising;
+        mistyped scalars pass on, for the engine to reject that record alone."""
+        stage = _mapping(lead.get("current_stage"))
+        owner = _mapping(lead.get("owner"))
+        custom = dict(_mapping(lead.get("custom_fields")))
         lead_line = custom.pop("lead_line", None)
         custom.update(mega_status=lead.get("status"), mega_owner_name=owner.get("name"),
                       mega_score=lead.get("score"))
@@ -87,6 +90,10 @@ class MegaConnector(Connector):
             "created_at": utc_text(lead.get("created_at")),
             "updated_at": utc_text(lead.get("updated_at")),
         }
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 @hookimpl

@@ -26,7 +26,7 @@ from . import ledger, pull, report, runs
 from .job import Job
 from .planner import Known, RowPlan, live_body, plan_rows
 from .progress import Progress
-from .push import RunStopped, push
+from .push import RunStopped, is_config_problem, push
 from .target import NO_TOKEN, open_target, time_scale
 from .testhook import pause
 
@@ -205,7 +205,7 @@ def _pull_or_stop(con: Any, mega: Any) -> None:
     try:
         pull.pull(con, mega, base_url=str(mega.base_url))
     except MegaError as exc:
-        if getattr(exc, "status", None) in (401, 403):
+        if is_config_problem(exc):
             raise ConfigError(str(exc)) from None
         raise RunStopped(f"could not read MEGA's existing leads ({exc}); nothing was sent: "
                          "run the same sync again later to resume") from None

@@ -65,27 +65,41 @@ def has_snapshot(con: duckdb.DuckDBPyConnection, customer_id: str) -> bool:
     return bool(row and row[0])
 
 
+def _str(value: Any) -> str | None:
+    """A documented string field as a string, anything else (number, object) as unknown."""
+    return value if isinstance(value, str) else None
+
+
 def lead_row(customer_id: str, lead: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    """A pulled Lead (MEGA's pull shape) or a locally merged lead as a mega_leads row."""
+    """A pulled Lead (MEGA's pull shape) or a locally merged lead as a mega_leads row.
+
+    Fields of another type than MEGA documents are stored as unknown (NULL, ``{}``), not
+    raised on: a number as ``contact_email`` or ``updated_at`` made the pull raise TypeError,
+    and a lead must not stop the whole snapshot. ``id`` is checked by the client.
+    """
     stage = lead.get("current_stage")
     owner = lead.get("owner")
-    custom = dict(lead.get("custom_fields") or {})
+    custom = lead.get("custom_fields")
+    owner_id = owner.get("id") if isinstance(owner, Mapping) else lead.get("owner_id")
+    email, phone = _str(lead.get("contact_email")), _str(lead.get("contact_phone"))
     return {
         "customer_id": customer_id,
         "id": str(lead["id"]),
-        "contact_name": lead.get("contact_name"),
-        "contact_phone": lead.get("contact_phone"),
-        "contact_email": lead.get("contact_email"),
-        "email_key": email_key(lead.get("contact_email")),
-        "phone_key": mega_phone_key(lead.get("contact_phone")),
-        "source_platform": lead.get("source_platform"),
-        "source_type": lead.get("source_type"),
-        "stage_slug": stage.get("slug") if isinstance(stage, Mapping) else lead.get("stage_slug"),
-        "owner_id": owner.get("id") if isinstance(owner, Mapping) else lead.get("owner_id"),
-        "custom_fields": ledger.dumps(custom),
-        "status": lead.get("status"),
-        "created_at": lead.get("created_at"),
-        "updated_at": lead.get("updated_at"),
+        "contact_name": _str(lead.get("contact_name")),
+        "contact_phone": phone,
+        "contact_email": email,
+        "email_key": email_key(email),
+        "phone_key": mega_phone_key(phone),
+        "source_platform": _str(lead.get("source_platform")),
+        "source_type": _str(lead.get("source_type")),
+        "stage_slug": _str(stage.get("slug") if isinstance(stage, Mapping)
+                           else lead.get("stage_slug")),
+        "owner_id": str(owner_id) if isinstance(owner_id, str | int)
+        and not isinstance(owner_id, bool) else None,
+        "custom_fields": ledger.dumps(dict(custom) if isinstance(custom, Mapping) else {}),
+        "status": _str(lead.get("status")),
+        "created_at": _str(lead.get("created_at")),
+        "updated_at": _str(lead.get("updated_at")),
         "origin": origin,
     }
 
@@ -122,9 +136,10 @@ def pull(con: duckdb.DuckDBPyConnection, client: Any, *, base_url: str = "",
         if full:
             con.execute("DELETE FROM mega_leads WHERE customer_id = ?", [customer_id])
         for lead in client.list_leads(**filters):
-            batch.append(lead_row(customer_id, lead, "pulled"))
+            row = lead_row(customer_id, lead, "pulled")
+            batch.append(row)
             fetched += 1
-            updated = lead.get("updated_at")
+            updated = row["updated_at"]
             if updated and (newest is None or updated > newest):
                 newest = updated
             if len(batch) >= 1000:

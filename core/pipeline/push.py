@@ -48,6 +48,14 @@ def _status_of(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def is_config_problem(exc: BaseException) -> bool:
+    """MEGA refused the credentials (401/403) or the base URL redirects (3xx, never followed):
+    the same answer comes back on every resume until the configuration changes, so it is a
+    ConfigError (exit 2), not a stop to resume (exit 3, "run the same sync again")."""
+    status = _status_of(exc)
+    return status is not None and (status in (401, 403) or 300 <= status < 400)
+
+
 def push(
     con: duckdb.DuckDBPyConnection,
     client: Any,
@@ -78,7 +86,7 @@ def push(
                 results, unknown, status = _live_result(con, customer_id, refs[0], lead), [], 201
         except MegaError as exc:
             code = _status_of(exc)
-            if code in (401, 403):
+            if is_config_problem(exc):
                 raise ConfigError(str(exc)) from None
             if code in (400, 413) or (code == 404 and endpoint != BULK_ENDPOINT):
                 # MEGA refused the whole request: every row in it failed with MEGA's reason.
@@ -120,7 +128,7 @@ def _send_bulk(client: Any, customer_id: str, index: int, body: bytes, key: str,
     """
     try:
         answer = client.send_chunk(Chunk(index, body, key, refs))
-        return _bulk_results(answer, refs), list(answer.get("unknown_custom_fields") or [])
+        return _bulk_results(answer, refs), _names(answer.get("unknown_custom_fields"))
     except MegaError as exc:
         if _status_of(exc) != 413 or len(refs) < 2:
             raise
@@ -143,19 +151,69 @@ def _send_bulk(client: Any, customer_id: str, index: int, body: bytes, key: str,
     return results, unknown
 
 
+#: The row statuses MEGA documents for a bulk result (reference section 5.2).
+ROW_STATUSES = ("created", "updated", "skipped", "failed")
+
+
 def _bulk_results(answer: dict[str, Any], refs: tuple[str, ...]) -> list[dict[str, Any]]:
-    """MEGA's results matched to our rows by ``row_ref`` (by position as a fallback)."""
-    results = list(answer.get("results") or [])
-    by_ref = {r.get("row_ref"): r for r in results if r.get("row_ref") is not None}
+    """MEGA's results matched to our rows by ``row_ref`` (by position as a fallback).
+
+    Each row gets exactly one of the documented outcomes: a result that is not an object,
+    whose ``row_ref`` is not a string, or whose ``status`` is not documented cannot be trusted
+    and fails that row with the reason (a stray ``status`` would count in no outcome, a
+    missing one left the row pending in a chunk marked done, and a non-string field made the
+    ledger write raise).
+    """
+    results = [r if isinstance(r, dict) else None for r in answer.get("results") or []]
+    by_ref = {r["row_ref"]: r for r in results if r and isinstance(r.get("row_ref"), str)}
     out = []
     for pos, ref in enumerate(refs):
-        res = by_ref.get(ref) or (results[pos] if pos < len(results)
-                                  and results[pos].get("row_ref") in (None, ref) else None)
-        if res is None:
-            res = {"status": "failed", "lead_id": None, "matched_by": None,
-                   "errors": ["MEGA's answer had no result for this row"]}
-        out.append({**res, "row_ref": ref})
+        res = by_ref.get(ref)
+        if res is None and pos < len(results):
+            candidate = results[pos]
+            if candidate is not None and candidate.get("row_ref") in (None, ref):
+                res = candidate
+        out.append(_row_result(res, ref))
     return out
+
+
+def _row_result(res: dict[str, Any] | None, ref: str) -> dict[str, Any]:
+    """One row's result with only documented values (strings or None) in its fields."""
+    if res is None:
+        return _failed(ref, "MEGA's answer had no result for this row")
+    status = res.get("status")
+    if status is None:
+        return _failed(ref, "MEGA's result for this row has no status; it may or may not be "
+                            "written")
+    if status not in ROW_STATUSES:
+        return _failed(ref, f"MEGA answered an undocumented status {str(status)[:40]!r} for "
+                            "this row; it may or may not be written")
+    lead_id = res.get("lead_id")
+    matched_by = res.get("matched_by")
+    return {"row_ref": ref, "status": status,
+            "lead_id": str(lead_id) if isinstance(lead_id, str | int)
+            and not isinstance(lead_id, bool) else None,
+            "matched_by": matched_by if isinstance(matched_by, str) else None,
+            "errors": _texts(res.get("errors")),
+            "ignored_custom_fields": _texts(res.get("ignored_custom_fields"))}
+
+
+def _failed(ref: str, reason: str) -> dict[str, Any]:
+    return {"row_ref": ref, "status": "failed", "lead_id": None, "matched_by": None,
+            "errors": [reason]}
+
+
+def _texts(value: Any) -> list[str] | None:
+    """A list of strings from MEGA's ``errors``-like field, whatever JSON it sent."""
+    if value is None or value == []:
+        return None
+    items = value if isinstance(value, list) else [value]
+    return [item if isinstance(item, str) else json.dumps(item)[:200] for item in items]
+
+
+def _names(value: Any) -> list[str]:
+    """``unknown_custom_fields`` as names only (a string would be split into characters)."""
+    return [n for n in value if isinstance(n, str)] if isinstance(value, list) else []
 
 
 def _live_result(con: duckdb.DuckDBPyConnection, customer_id: str, ref: str,

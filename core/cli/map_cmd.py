@@ -81,10 +81,10 @@ def map_command(
                     owners=parse_owners(_split(owners) or []) if owners else None)
     mega.origin = {k: "--" + k.replace("_", "-") for k in ("stages", "owners", "custom_fields")
                    if getattr(mega, k) is not None}
+    if workspace is not None:  # before the source is read: a wrong path fails at once
+        _add_snapshot(mega, workspace)
     connector = build_connector(name, path, option, id_column=id_column)
     prof = profile(connector.records({}), limit=limit)
-    if workspace is not None:
-        _add_snapshot(mega, workspace)
     if probe:
         quiet_retry_logs()
         _add_probe(mega, prof)

@@ -124,3 +124,13 @@ def test_map_probe_finds_custom_fields(tmp_path: Path, sandbox: Sandbox) -> None
     assert mapping["stages"]["new"] == "new"
     assert mapping["stages"]["salesqualifiedlead"] == "TODO"
     assert sandbox.leads(customer(sandbox)) == []
+
+
+def test_map_checks_its_workspace_before_reading_the_source(tmp_path: Path) -> None:
+    # the source is unreadable (an empty file): had map read it first, that error would
+    # come out, after what can be a long read of a real export
+    (tmp_path / "export.csv").write_text("")
+    got = run_cli("map", "csv", "export.csv", "--workspace", "missing.duckdb",
+                  env=cli_env(), cwd=tmp_path)
+    assert got.returncode == 2 and "Traceback" not in got.stderr
+    assert "'missing.duckdb' does not exist" in got.stderr and "empty" not in got.stderr

@@ -83,6 +83,14 @@ def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
+def id_text(value: object) -> str | None:
+    """A JSON id MEGA sent (a string or an integer) as text; None for anything else. Why:
+    ``true`` is an int to Python, and an object or list as an id must not reach the ledger."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value)
+
+
 def strip_surrounding(value: str) -> str:
     """Strip every kind of surrounding whitespace (the set DuckDB's trim() misses)."""
     return value.strip(SURROUNDING_WHITESPACE)

@@ -29,7 +29,8 @@ from .._version import __version__
 from ..chunking import Chunk, canonical_json, idempotency_key as derive_key
 from ..connector import Secret
 from ..errors import MegaError
-from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT, LIST_ENDPOINT, ON_DUPLICATE
+from ..mega_model import (BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT, LIST_ENDPOINT,
+                          ON_DUPLICATE, id_text)
 from .classify import classify, header_seconds, is_retriable, parse_retry_after, transport_cause
 from .config import resolve_settings
 from .errors import MegaRateLimitError, MegaServerError, MegaTransportError
@@ -399,8 +400,7 @@ def _object(data: Any, what: str) -> str | None:
 
 
 def _has_id(item: Any) -> bool:
-    ident = item.get("id") if isinstance(item, dict) else None
-    return isinstance(ident, str | int) and not isinstance(ident, bool) and ident != ""
+    return bool(id_text(item.get("id"))) if isinstance(item, dict) else False
 
 
 def _page_shape(data: Any) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..mega_model import email_key, mega_phone_key, merge_fields
+from ..mega_model import email_key, id_text, mega_phone_key, merge_fields
 from . import ledger
 
 SCHEMA = (
@@ -94,8 +94,7 @@ def lead_row(customer_id: str, lead: Mapping[str, Any], origin: str) -> dict[str
         "source_type": _str(lead.get("source_type")),
         "stage_slug": _str(stage.get("slug") if isinstance(stage, Mapping)
                            else lead.get("stage_slug")),
-        "owner_id": str(owner_id) if isinstance(owner_id, str | int)
-        and not isinstance(owner_id, bool) else None,
+        "owner_id": id_text(owner_id),
         "custom_fields": ledger.dumps(dict(custom) if isinstance(custom, Mapping) else {}),
         "status": _str(lead.get("status")),
         "created_at": _str(lead.get("created_at")),

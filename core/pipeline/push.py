@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ..chunking import Chunk, canonical_json, idempotency_key
 from ..errors import ConfigError, MegaError
-from ..mega_model import BULK_ENDPOINT
+from ..mega_model import BULK_ENDPOINT, id_text
 from . import ledger, pull
 from .testhook import pause
 
@@ -188,11 +188,8 @@ def _row_result(res: dict[str, Any] | None, ref: str) -> dict[str, Any]:
     if status not in ROW_STATUSES:
         return _failed(ref, f"MEGA answered an undocumented status {str(status)[:40]!r} for "
                             "this row; it may or may not be written")
-    lead_id = res.get("lead_id")
     matched_by = res.get("matched_by")
-    return {"row_ref": ref, "status": status,
-            "lead_id": str(lead_id) if isinstance(lead_id, str | int)
-            and not isinstance(lead_id, bool) else None,
+    return {"row_ref": ref, "status": status, "lead_id": id_text(res.get("lead_id")),
             "matched_by": matched_by if isinstance(matched_by, str) else None,
             "errors": _texts(res.get("errors")),
             "ignored_custom_fields": _texts(res.get("ignored_custom_fields"))}

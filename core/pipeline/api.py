@@ -287,9 +287,7 @@ def plan(
         mapping, send_anyway = mapping or spec.mapping, send_anyway or spec.send_anyway
         custom_fields = custom_fields or spec.custom_fields
     mapped = mapping_run.prepare(mapping, send_anyway=send_anyway)
-    on_duplicate = "update" if on_duplicate is None else on_duplicate
-    mode = "bulk" if mode is None else mode
-    _check_policies(on_duplicate, mode)
+    on_duplicate, mode = _policies(on_duplicate, mode)
     eng = mapped.engine_options(_engine_options(engine_options))
     connector = _connector(source, path, options)
     label = label or connector.name
@@ -351,9 +349,12 @@ class _Discard(Exception):
     """Raised to roll back a plan's transaction."""
 
 
-def _check_policies(on_duplicate: str, mode: str, dry_run: bool = False) -> None:
-    """The same refusals for ``plan`` and ``sync``: a plan must never predict a run that
-    ``sync`` would refuse to start."""
+def _policies(on_duplicate: str | None, mode: str | None,
+              dry_run: bool = False) -> tuple[str, str]:
+    """(on_duplicate, mode) with the defaults filled in, and the same refusals for ``plan``
+    and ``sync``: a plan must never predict a run that ``sync`` would refuse to start."""
+    on_duplicate = "update" if on_duplicate is None else on_duplicate
+    mode = "bulk" if mode is None else mode
     if on_duplicate not in ("update", "skip"):
         raise ConfigError(f"--on-duplicate must be update or skip, not {on_duplicate!r}")
     if mode not in ("bulk", "live"):
@@ -361,6 +362,7 @@ def _check_policies(on_duplicate: str, mode: str, dry_run: bool = False) -> None
     if mode == "live" and (dry_run or on_duplicate == "skip"):
         raise ConfigError("--mode live sends single creates, which have neither dry_run nor "
                           "on_duplicate=skip; use --mode bulk for those")
+    return on_duplicate, mode
 
 
 def _load_job(path: str | Path) -> Job:
@@ -424,9 +426,7 @@ def sync(
         custom_fields = custom_fields or spec.custom_fields
         probe = probe or spec.probe
     mapped = mapping_run.prepare(mapping, send_anyway=send_anyway, probe=probe)
-    on_duplicate = "update" if on_duplicate is None else on_duplicate
-    mode = "bulk" if mode is None else mode
-    _check_policies(on_duplicate, mode, dry_run)
+    on_duplicate, mode = _policies(on_duplicate, mode, dry_run)
     if pull_first not in ("auto", "always", "never"):
         raise ConfigError("pull_first must be auto, always or never")
     if not sandbox and client is None and not (token or os.environ.get("MEGA_TOKEN")):

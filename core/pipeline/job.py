@@ -117,7 +117,7 @@ def load(path: str | Path) -> Job:
     source = tables["source"]
     connector = source.get("connector")
     if not isinstance(connector, str) or not connector:
-        raise ConfigError(f"job file {str(file)!r}: [source] needs connector = \"NAME\"")
+        raise ConfigError(f"{where}: [source] needs connector = \"NAME\"")
     options = _table(source, "options", where, "source.options")
     for key, value in list(options.items()):  # paths relative to the job file
         if key in ("path", "file") and isinstance(value, str) and not Path(value).is_absolute():
@@ -126,16 +126,16 @@ def load(path: str | Path) -> Job:
     on_duplicate = policies.get("on_duplicate", "update")
     mode = policies.get("mode", "bulk")
     if on_duplicate not in ("update", "skip"):
-        raise ConfigError(f"job file {str(file)!r}: on_duplicate must be update or skip")
+        raise ConfigError(f"{where}: on_duplicate must be update or skip")
     if mode not in ("bulk", "live"):
-        raise ConfigError(f"job file {str(file)!r}: mode must be bulk or live")
+        raise ConfigError(f"{where}: mode must be bulk or live")
 
     def strings(name: str) -> tuple[str, ...] | None:
         value = target.get(name)
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"job file {str(file)!r}: [target] {name} must be a list of strings")
+            raise ConfigError(f"{where}: [target] {name} must be a list of strings")
         return tuple(value)
 
     def flag(table: dict[str, Any], section: str, name: str) -> bool:

@@ -243,7 +243,12 @@ class HttpClient:
                                            headers=all_headers)
                 self.last_headers = resp.headers
                 if self._on_response:
-                    self._on_response(resp)
+                    try:
+                        self._on_response(resp)
+                    except SourceError as exc:  # a connector's hook may quote the body
+                        exc.args = tuple(self.redact(a) if isinstance(a, str) else a
+                                         for a in exc.args)
+                        raise
                 if resp.status_code == 429:
                     raise _Retry(f"{where} rate limited (HTTP 429: {vendor_message(resp)})",
                                  self._retry_after(resp))

@@ -132,3 +132,21 @@ def test_a_timestamp_beyond_any_calendar_is_unreadable_not_a_crash(value):
     assert cursor.take("1", value)  # read, it only moves no cursor
     cursor.save()
     assert state == {}
+
+
+def test_a_hooks_error_that_quotes_the_body_never_shows_the_credentials():
+    """A connector's on_response hook (Salesforce's query faults) builds its message from the
+    vendor's body; the client redacts it on the way out like its own messages."""
+    def echo(req, n):
+        return Response(400, {"message": f"bad query for {req.header('authorization')}"})
+
+    def hook(resp):
+        if resp.status_code == 400:
+            raise SourceError(f"TestCRM hook: {_http.vendor_message(resp)}")
+
+    with Canned({("GET", "/v1/people"): echo}) as fake, _client(fake, on_response=hook) as http:
+        with pytest.raises(SourceError) as err:
+            http.get_json("/v1/people")
+    message = str(err.value)
+    assert message.startswith("TestCRM hook: bad query for") and "***" in message
+    assert TOKEN not in message

@@ -21,6 +21,9 @@ Contenders:
               outputs, from the same reader (see that file for what it leaves out).
   floor-native  the same, with DuckDB reading the CSV itself (no connector stream): what
               a native file path could reach at best.
+  floor-arrow benchmarks/floor_arrow.py: the same floor with the records held as Arrow
+              arrays (never a DuckDB table) and components and merge done by numpy;
+              the benchmark's key guard (> 50 records) stands in for the placeholder guard.
   merge-only  a lower bound for any DuckDB pipeline that merges: DuckDB reads the CSV,
               groups it by the email key alone (no phone key, no clustering) with the
               newest value of every column per group, each merged row as JSON with its
@@ -136,6 +139,14 @@ def run_floor(path: str, threads: int, native: bool = False) -> dict:
     return {**result, "reader": how}
 
 
+def run_floor_arrow(path: str, threads: int) -> dict:
+    from floor_arrow import run_floor_arrow as floor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = floor(path, Path(tmp) / "out", threads, _memory_limit())
+    return {**result, "reader": "read_csv in DuckDB, to Arrow"}
+
+
 def _keyed_table(con, path: str) -> None:  # type: ignore[no-untyped-def]
     from leadbridge.mega_model import duckdb_macros
 
@@ -248,7 +259,8 @@ def run_merge_only(path: str, threads: int) -> dict:
 CONTENDERS = {"scan": run_scan, "merge-only": run_merge_only,
               "leadbridge": run_leadbridge, "splink": run_splink,
               "floor": run_floor, "python": run_python,
-              "floor-native": lambda path, threads: run_floor(path, threads, native=True)}
+              "floor-native": lambda path, threads: run_floor(path, threads, native=True),
+              "floor-arrow": run_floor_arrow}
 
 
 def child(name: str, path: str, threads: int) -> None:

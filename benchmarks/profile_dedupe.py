@@ -86,8 +86,8 @@ class _TimedConnection:
         return self._timed("sql", sql, *args, **kwargs)
 
 
-def profile(path: str, threads: int, memory_limit: str, explain: str | None = None
-            ) -> tuple[float, float, float, float, list[tuple[float, float, str]]]:
+def profile(path: str, threads: int, memory_limit: str, explain: str | None = None,
+            reader: str = "bench") -> tuple[float, float, float, float, list[tuple[float, float, str]]]:
     """(total CPU, total wall, chunk writer CPU, chunk writer wall, per-statement log)."""
     sys.path.insert(0, str(HERE))
     import bench_dedupe
@@ -123,7 +123,7 @@ def profile(path: str, threads: int, memory_limit: str, explain: str | None = No
     workspace_module.Workspace.__init__ = timed_init  # type: ignore[method-assign]
     dedupe_module.sql_chunks = timed_chunks  # type: ignore[assignment]
     try:
-        connector, _ = bench_dedupe._csv_connector(path)
+        connector, _ = bench_dedupe._csv_connector(path, reader)
         cpu, wall = time.process_time(), time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             dedupe_module.dedupe(connector, Path(tmp) / "out", threads=threads,
@@ -137,7 +137,11 @@ def profile(path: str, threads: int, memory_limit: str, explain: str | None = No
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="per-statement profile of leadbridge dedupe")
-    parser.add_argument("csv", help="a CSV written by benchmarks/generate.py")
+    parser.add_argument("csv", help="a CSV written by benchmarks/generate.py (any CSV with an "
+                        "'id' column with --reader csv)")
+    parser.add_argument("--reader", choices=("bench", "csv"), default="bench",
+                        help="the benchmark's reader of generate.py's columns, or the "
+                        "registered csv connector (--id-column id)")
     parser.add_argument("--top", type=int, default=25, help="statements to print")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="2GB", help="DuckDB's cap (engine default)")
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the operator tree of each statement matching REGEX")
     args = parser.parse_args(argv)
     total_cpu, total_wall, chunk_cpu, chunk_wall, log = profile(
-        args.csv, args.threads, args.memory_limit, args.explain)
+        args.csv, args.threads, args.memory_limit, args.explain, args.reader)
     print(f"dedupe          CPU {total_cpu:7.2f} s   wall {total_wall:7.2f} s")
     print(f"all statements  CPU {sum(c for c, _, _ in log):7.2f} s   "
           f"wall {sum(w for _, w, _ in log):7.2f} s   ({len(log)} statements)")

@@ -19,6 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # help texts name job-file sections ("[engine]", "[mapping]"): rich markup would eat them
+    rich_markup_mode=None,
 )
 
 for _module in (connectors_cmd, dedupe_cmd, sandbox_cmd, sync_cmd, map_cmd):

@@ -86,8 +86,11 @@ class _TimedConnection:
         return self._timed("sql", sql, *args, **kwargs)
 
 
+Log = list[tuple[float, float, str]]
+
+
 def profile(path: str, threads: int, memory_limit: str, explain: str | None = None,
-            reader: str = "bench") -> tuple[float, float, float, float, list[tuple[float, float, str]]]:
+            reader: str = "bench") -> tuple[float, float, float, float, Log]:
     """(total CPU, total wall, chunk writer CPU, chunk writer wall, per-statement log)."""
     sys.path.insert(0, str(HERE))
     import bench_dedupe

@@ -127,7 +127,7 @@ def _add_snapshot(mega: Any, workspace: Path) -> None:
                           "--workspace ...` first, or leave --workspace out")
     with Workspace.open(workspace) as ws:
         ledger.ensure(ws.con)
-        pull.ensure(ws.con)
+        pull.fold_queued(ws.con)
         customer = os.environ.get("MEGA_CUSTOMER_ID") or ledger.get_meta(
             ws.con, "sandbox_customer_id")
         if customer is None:

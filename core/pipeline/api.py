@@ -298,7 +298,7 @@ def plan(
         try:
             with ws.transaction():
                 ledger.ensure(ws.con)
-                pull.ensure(ws.con)
+                pull.fold_queued(ws.con, own_transaction=False)
                 stats = _extract_and_build(ws, connector, label, eng, bar,
                                            save_cursor=False, mapped=mapped)
                 customer = (customer_id or os.environ.get("MEGA_CUSTOMER_ID")
@@ -438,7 +438,7 @@ def sync(
     with Workspace.open(workspace) as ws:
         con = ws.con
         ledger.ensure(con)
-        pull.ensure(con)
+        pull.fold_queued(con)  # answers a killed run stored but did not fold yet
         with open_target(ws, sandbox=sandbox, base_url=base_url, token=token,
                      customer_id=customer_id, client=client,
                      known=Known.of(stages, owners)) as (mega, known), bar.running():

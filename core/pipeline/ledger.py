@@ -9,6 +9,8 @@ re-sent byte for byte until its answer is stored. Tables (all created here, nowh
 - ``sync_rows``     one row per golden row: hash, chunk, prediction, MEGA's answer
 - ``sync_chunks``   one row per request: endpoint, key, body bytes, state, response
 - ``sync_state``    per customer and content hash: the last final answer (minimal re-syncs)
+- ``sync_fold_queue`` answered chunks whose answers are not yet folded into the ``mega_leads``
+  snapshot (``pull.fold_queued`` folds them in batches)
 - ``source_cursors`` per source label: the connector's incremental ``state``
 - ``sync_meta``     small settings (the ``--sandbox`` customer id)
 
@@ -47,6 +49,8 @@ SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS sync_state (
          customer_id VARCHAR, send_hash VARCHAR, status VARCHAR, lead_id VARCHAR,
          matched_by VARCHAR, errors VARCHAR, run_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS sync_fold_queue (
+         customer_id VARCHAR, run_id VARCHAR, chunk_index INTEGER)""",
     """CREATE TABLE IF NOT EXISTS source_cursors (
          source VARCHAR, state VARCHAR, updated_at TIMESTAMPTZ)""",
     """CREATE TABLE IF NOT EXISTS sync_meta (key VARCHAR, value VARCHAR)""",

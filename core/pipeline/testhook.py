@@ -2,7 +2,8 @@
 
 Killing a process "at a random moment" rarely lands inside a short step; the reliability tests
 need to SIGKILL ``leadbridge sync`` exactly while it stages, clusters, right after a chunk is
-marked ``sending`` and while MEGA's answer is not yet stored. At a named step this prints
+marked ``sending``, while MEGA's answer is not yet stored, and while stored answers are not yet
+folded into the snapshot. At a named step this prints
 ``LEADBRIDGE_PAUSED <step>`` on stderr and sleeps ``LEADBRIDGE_TEST_PAUSE_SECONDS`` (30),
 then carries on. Unset (always, outside tests) it costs one dict lookup.
 """
@@ -14,7 +15,7 @@ import sys
 import time
 
 #: The steps a test can stop at, in the order a run reaches them.
-STEPS = ("stage", "cluster", "after_ledger", "before_record")
+STEPS = ("stage", "cluster", "after_ledger", "before_record", "before_fold")
 
 
 def pause(step: str) -> None:

@@ -415,3 +415,26 @@ def test_a_halved_chunk_resumed_after_a_failure_creates_no_duplicate(tmp_path: P
         assert resumed.exit_code == 0
         assert resumed.summary["record_status"]["created"] == 4
         assert len(box.leads(customer(box))) == 4
+
+
+def test_a_retried_row_keeps_one_answer_per_content(sandbox: Sandbox, tmp_path: Path) -> None:
+    """--retry-failed sends a failed row again: its new answer replaces the old one in
+    sync_state (one answer per content), which later plans read as the row's outcome."""
+    import duckdb
+
+    records = messy_records(30, seed=4, bad_stage=1)
+    ws = tmp_path / "ws.duckdb"
+    first = sync(ListConnector(records), workspace=ws, sandbox=sandbox)
+    assert first.summary["row_status"]["failed"] == 1
+    again = sync(ListConnector(records), workspace=ws, sandbox=sandbox, retry_failed=True)
+    assert again.summary["rows_sent"] == 1 and again.summary["row_status"]["failed"] == 1
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        answers = con.execute("SELECT send_hash, count(*) FROM sync_state "
+                              "GROUP BY send_hash HAVING count(*) > 1").fetchall()
+        runs = con.execute("SELECT count(DISTINCT run_id) FROM sync_state WHERE status = "
+                           "'failed'").fetchall()[0][0]
+    finally:
+        con.close()
+    assert answers == []
+    assert runs == 1  # the failed row's answer is the retry's, not both

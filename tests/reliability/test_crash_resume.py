@@ -5,6 +5,7 @@ equals an uninterrupted run of the same file (same leads, same statuses, same gr
 Steps are hit exactly through ``LEADBRIDGE_TEST_PAUSE_AT`` (leadbridge.pipeline.testhook):
 ``stage`` (staging transaction open), ``cluster`` (staged, before building), ``after_ledger``
 (chunk marked sending, request not sent), ``before_record`` (MEGA answered, answer not stored);
+``before_fold`` (answers stored, not yet folded into the ``mega_leads`` snapshot);
 ``in_request`` holds the request inside the sandbox after MEGA committed it. The sandbox runs
 in this test process, so it outlives every killed CLI. More random kills:
 ``LEADBRIDGE_RELIABILITY_KILLS=40``.
@@ -170,6 +171,18 @@ def _compare(box: Sandbox, ws: Path, env: dict[str, str], expected: Any) -> None
     assert {o["lead_id"] for o in outcomes if o["lead_id"]} == {lead["id"] for lead in leads}
 
 
+def _check_snapshot(box: Sandbox, ws: Path) -> None:
+    """Every answer stored was folded into the snapshot: it holds exactly MEGA's leads."""
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        queued = con.execute("SELECT count(*) FROM sync_fold_queue").fetchall()[0][0]
+        ids = {r[0] for r in con.execute("SELECT id FROM mega_leads").fetchall()}
+    finally:
+        con.close()
+    assert queued == 0
+    assert ids == {lead["id"] for lead in box.leads(box.config.tokens[0].customer_id)}
+
+
 def test_sigkill_at_every_step_then_resume_equals_uninterrupted_run(
         source: Path, uninterrupted: Any, tmp_path: Path) -> None:
     ws = tmp_path / "ws.duckdb"
@@ -178,7 +191,8 @@ def test_sigkill_at_every_step_then_resume_equals_uninterrupted_run(
         base = cli_env(box, LEADBRIDGE_TIME_SCALE=str(SCALE))
         # in this order, in_request is the first time chunk 0 reaches MEGA (a fresh commit,
         # not a replay), and before_record then meets MEGA's replay of it
-        for step in ("stage", "cluster", "after_ledger", "in_request", "before_record"):
+        for step in ("stage", "cluster", "after_ledger", "in_request", "before_record",
+                     "before_fold"):
             if step == "in_request":  # MEGA commits the chunk; its answer never gets back
                 hold = HoldAfterCommit()
                 box.faults = hold
@@ -198,6 +212,7 @@ def test_sigkill_at_every_step_then_resume_equals_uninterrupted_run(
         summary = _finish(args, base)
         assert summary["record_status"]["pending"] == 0
         _compare(box, ws, base, uninterrupted)
+        _check_snapshot(box, ws)
         again = _finish(args, base)  # and a re-run sends nothing
         assert again["rows_sent"] == 0 and again["requests"] == 0
 

@@ -228,17 +228,11 @@ def run_python(path: str, threads: int) -> dict:
 
 
 def run_merge_only(path: str, threads: int) -> dict:
-    import duckdb
+    from floor_dedupe import connect
 
     from leadbridge.engine.custom import lit
-    from leadbridge.mega_model import duckdb_macros
 
-    con = duckdb.connect()
-    con.execute(f"SET threads = {threads}")
-    con.execute(f"SET memory_limit = '{_memory_limit()}'")
-    con.execute("SET preserve_insertion_order = false")
-    for statement in duckdb_macros():
-        con.execute(statement)
+    con = connect(threads, _memory_limit())
     columns = ("first_name", "last_name", "email", "phone", "stage", "owner", "lead_source",
                "city", "budget", "created_at")
     newest = ", ".join(f"arg_max({c}, updated_at) AS {c}" for c in columns)

@@ -16,7 +16,6 @@ Same outputs and the same omissions as floor_dedupe.py, plus the benchmark's key
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from floor_dedupe import connect, write_bodies
 
 KEY_GUARD = 50
 
@@ -85,10 +85,7 @@ def _valid(column: pa.ChunkedArray) -> np.ndarray:
 
 def run_floor_arrow(path: str, out_dir: Path, threads: int,
                     memory_limit: str = "2GB") -> dict[str, Any]:
-    import duckdb
-
     from leadbridge.engine.custom import lit
-    from leadbridge.mega_model import duckdb_macros
 
     out_dir.mkdir(parents=True, exist_ok=True)
     start, cpu0 = time.perf_counter(), time.process_time()
@@ -100,12 +97,7 @@ def run_floor_arrow(path: str, out_dir: Path, threads: int,
         steps[name + " hwm"] = _hwm_mb()
         return now
 
-    con = duckdb.connect()
-    con.execute(f"SET threads = {threads}")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute("SET TimeZone = 'UTC'")
-    for statement in duckdb_macros():
-        con.execute(statement)
+    con = connect(threads, memory_limit, keep_order=True)
     rec = con.sql(f"""
         SELECT id AS source_id,
           nullif(concat_ws(' ', nullif(trim(first_name), ''), nullif(trim(last_name), '')), '')
@@ -196,14 +188,7 @@ def run_floor_arrow(path: str, out_dir: Path, threads: int,
 
 def _write_chunks(rows: pa.ChunkedArray, path: Path, step: int = 500) -> None:
     """chunks.jsonl as floor_dedupe writes it: 500 rows per body, sha256 idempotency keys."""
-    sep = pa.scalar(b",", pa.large_binary())
-    col = rows.combine_chunks().cast(pa.large_binary())
+    col = rows.combine_chunks()
     with open(path, "wb") as fh:
         for first in range(0, len(col), 200_000):
-            part = col.slice(first, 200_000)
-            offsets = pa.array([*range(0, len(part), step), len(part)], pa.int64())
-            bodies = pc.binary_join(pa.LargeListArray.from_arrays(offsets, part), sep)
-            for body in bodies.to_pylist():
-                data = b'{"leads":[' + body + b'],"on_duplicate":"update"}'
-                key = hashlib.sha256(data).hexdigest()
-                fh.write(b'{"idempotency_key":"lb1-' + key.encode() + b'","body":' + data + b"}\n")
+            write_bodies(fh, col.slice(first, 200_000), step)

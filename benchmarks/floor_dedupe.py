@@ -27,28 +27,36 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def connect(threads: int, memory_limit: str, keep_order: bool = False) -> Any:
+    """A DuckDB connection as every floor contender sets it up: threads, cap, UTC and
+    leadbridge's key macros (``keep_order``: results keep their input's row order)."""
+    import duckdb
+
+    from leadbridge.mega_model import duckdb_macros
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
+    con.execute("SET TimeZone = 'UTC'")
+    for statement in duckdb_macros():
+        con.execute(statement)
+    return con
+
+
 def run_floor(source: Any, out_dir: Path, threads: int,
               memory_limit: str = "2GB") -> dict[str, Any]:
     """Dedupe ``source`` into ``out_dir``; return seconds, cpu and clusters.
 
     ``source``: a connector (its Arrow stream), or a SELECT producing the canonical columns
     that DuckDB runs itself (the floor without any connector stream)."""
-    import duckdb
-
     from leadbridge.engine.cluster import components
-    from leadbridge.mega_model import duckdb_macros
     from leadbridge.records import CANONICAL_SCHEMA, to_batches
     from leadbridge.workspace import Workspace
 
     out_dir.mkdir(parents=True, exist_ok=True)
     start, cpu0 = time.perf_counter(), time.process_time()
-    con = duckdb.connect()
-    con.execute(f"SET threads = {threads}")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET TimeZone = 'UTC'")
-    for statement in duckdb_macros():
-        con.execute(statement)
+    con = connect(threads, memory_limit)
     native = isinstance(source, str)  # DuckDB reads the file itself: no connector stream
     if native:
         con.execute(f"CREATE VIEW stream AS {source}")
@@ -121,16 +129,22 @@ def run_floor(source: Any, out_dir: Path, threads: int,
 def _write_chunks(con: Any, path: Path, step: int = 500) -> int:
     """chunks.jsonl the way leadbridge writes it (Arrow join per 200k rows, sha256 keys)."""
     total = con.execute("SELECT count(*) FROM golden").fetchall()[0][0]
-    sep = pa.scalar(b",", pa.large_binary())
     with open(path, "wb") as fh:
         for first in range(0, total, 200_000):
             rows = con.sql(f"SELECT row_json FROM golden WHERE sort_key > {first} AND "
                            f"sort_key <= {first + 200_000} ORDER BY sort_key").to_arrow_table()
-            col = rows.column(0).combine_chunks().cast(pa.large_binary())
-            offsets = pa.array([*range(0, len(col), step), len(col)], pa.int64())
-            bodies = pc.binary_join(pa.LargeListArray.from_arrays(offsets, col), sep)
-            for body in bodies.to_pylist():
-                data = b'{"leads":[' + body + b'],"on_duplicate":"update"}'
-                key = hashlib.sha256(data).hexdigest()
-                fh.write(b'{"idempotency_key":"lb1-' + key.encode() + b'","body":' + data + b"}\n")
+            write_bodies(fh, rows.column(0), step)
     return total
+
+
+def write_bodies(fh: Any, rows: pa.ChunkedArray | pa.Array, step: int = 500) -> None:
+    """One chunks.jsonl line per ``step`` row JSONs: the body and its sha256 key."""
+    sep = pa.scalar(b",", pa.large_binary())
+    col = (rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
+           ).cast(pa.large_binary())
+    offsets = pa.array([*range(0, len(col), step), len(col)], pa.int64())
+    bodies = pc.binary_join(pa.LargeListArray.from_arrays(offsets, col), sep)
+    for body in bodies.to_pylist():
+        data = b'{"leads":[' + body + b'],"on_duplicate":"update"}'
+        key = hashlib.sha256(data).hexdigest()
+        fh.write(b'{"idempotency_key":"lb1-' + key.encode() + b'","body":' + data + b"}\n")

@@ -189,6 +189,17 @@ def _upsert(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
         con.unregister("lb_upsert")
 
 
+def _append_pulled(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    schema = pa.schema([("n", pa.int64()), *((c, pa.string()) for c in _COLS)])
+    con.register("_lb_page", pa.Table.from_pylist(rows, schema=schema))
+    try:
+        con.execute("INSERT INTO _lb_pulled SELECT * FROM _lb_page")
+    finally:
+        con.unregister("_lb_page")
+
+
 def pull(con: duckdb.DuckDBPyConnection, client: Any, *, base_url: str = "",
          full: bool = False, on_page: Any = None) -> PullResult:
     """Fetch the customer's leads (all, or only those updated since the last pull)."""
@@ -207,19 +218,29 @@ def pull(con: duckdb.DuckDBPyConnection, client: Any, *, base_url: str = "",
     with ledger.transaction(con):
         if full:
             con.execute("DELETE FROM mega_leads WHERE customer_id = ?", [customer_id])
+        # pages are appended to a staging table and replace the snapshot's rows once at the
+        # end: an upsert per page scanned the whole snapshot each time (~40 ms at 661k leads)
+        con.execute("CREATE OR REPLACE TEMP TABLE _lb_pulled AS "
+                    "SELECT 0::BIGINT AS n, * FROM mega_leads LIMIT 0")
         for lead in client.list_leads(**filters):
             row = lead_row(customer_id, lead, "pulled")
-            batch.append(row)
+            batch.append({"n": fetched, **row})
             fetched += 1
             updated = row["updated_at"]
             if updated and (newest is None or updated > newest):
                 newest = updated
             if len(batch) >= 1000:
-                _upsert(con, batch)
+                _append_pulled(con, batch)
                 batch = []
                 if on_page:
                     on_page(fetched)
-        _upsert(con, batch)
+        _append_pulled(con, batch)
+        # a lead updated while the pull pages comes again later: its last version wins
+        con.execute("DELETE FROM mega_leads WHERE (customer_id, id) IN "
+                    "(SELECT (customer_id, id) FROM _lb_pulled)")
+        con.execute("INSERT INTO mega_leads SELECT * EXCLUDE (n) FROM _lb_pulled "
+                    "QUALIFY row_number() OVER (PARTITION BY customer_id, id ORDER BY n DESC) = 1")
+        con.execute("DROP TABLE _lb_pulled")
         con.execute("INSERT INTO mega_pulls VALUES (?, ?, now(), ?, ?, ?)",
                     [customer_id, base_url, since is not None, fetched, newest])
     total = con.execute("SELECT count(*) FROM mega_leads WHERE customer_id = ?",

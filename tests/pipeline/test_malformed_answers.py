@@ -144,3 +144,42 @@ def test_a_redirecting_base_url_is_a_config_error_not_a_stop_to_resume(tmp_path:
         sync(ListConnector(RECORDS), workspace=tmp_path / "ws.duckdb", client=_client(fake),
              pull_first="always" if route == LIST else "never")
     assert "MEGA_BASE_URL" in str(info.value) and info.value.exit_code == 2
+
+
+class _Lister:
+    """A client whose listing yields given leads (pull needs customer_id and list_leads)."""
+
+    customer_id = "c-1"
+
+    def __init__(self, leads: list[dict[str, Any]]) -> None:
+        self.leads = leads
+
+    def list_leads(self, **filters: Any) -> Any:
+        yield from self.leads
+
+
+def test_a_lead_that_comes_twice_in_one_pull_is_stored_once_as_its_last_version() -> None:
+    """Paging by updated_at, a lead updated during the pull comes again later. Stored per
+    page, two versions on one page were both kept (two snapshot rows, one id); across pages
+    the later page won. Now the last version wins wherever they fall."""
+    def lead(i: int, name: str = "Old", at: str = "2026-01-02T00:00:00Z") -> dict[str, Any]:
+        return {"id": f"L{i}", "contact_name": name, "contact_email": f"p{i}@example.com",
+                "updated_at": at}
+
+    leads = [lead(i) for i in range(1500)]
+    leads.insert(20, lead(5, "New", "2026-01-03T00:00:00Z"))      # same page as the first
+    leads.append(lead(1200, "Newer", "2026-01-04T00:00:00Z"))     # a later page
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 1")  # not a fresh database: a pull must not care
+    pages: list[int] = []
+    result = pull.pull(con, _Lister(leads), on_page=pages.append)
+    assert result.fetched == 1502 and result.leads == 1500
+    rows = dict(con.execute("SELECT id, contact_name FROM mega_leads").fetchall())
+    assert len(rows) == 1500
+    assert rows["L5"] == "New" and rows["L1200"] == "Newer" and rows["L7"] == "Old"
+    assert pages == [1000]
+    # an incremental pull replaces what the snapshot holds, and keeps the rest
+    again = pull.pull(con, _Lister([lead(7, "Changed", "2026-01-05T00:00:00Z")]))
+    assert again.incremental and again.leads == 1500
+    assert con.execute("SELECT contact_name FROM mega_leads WHERE id = 'L7'").fetchall() == [
+        ("Changed",)]

@@ -8,6 +8,7 @@ created without pulling them back.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +36,8 @@ SCHEMA = (
 _COLS = ("customer_id", "id", "contact_name", "contact_phone", "contact_email", "email_key",
          "phone_key", "source_platform", "source_type", "stage_slug", "owner_id",
          "custom_fields", "status", "created_at", "updated_at", "origin")
+#: A ``mega_leads`` row as Arrow (every column text), for registering rows to insert.
+_ROW_SCHEMA = pa.schema([(c, pa.string()) for c in _COLS])
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,7 @@ def _fold_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[str, str, int]
     })
     con.register("_lb_fold", table)
     try:
-        if own_transaction:
-            con.execute("BEGIN TRANSACTION")
-        try:
+        with ledger.transaction(con) if own_transaction else contextlib.nullcontext():
             answers = con.execute("""
                 SELECT f.customer_id, s.body, s.status, s.lead_id
                 FROM sync_rows s JOIN _lb_fold f
@@ -116,12 +117,6 @@ def _fold_batch(con: duckdb.DuckDBPyConnection, batch: list[tuple[str, str, int]
                 fold(con, customer_id, [(ledger.loads(b), st, lid) for _, b, st, lid in group])
             con.execute("DELETE FROM sync_fold_queue WHERE (run_id, chunk_index) IN "
                         "(SELECT (run_id, chunk_index) FROM _lb_fold)")
-        except BaseException:
-            if own_transaction:
-                con.execute("ROLLBACK")
-            raise
-        if own_transaction:
-            con.execute("COMMIT")
     finally:
         con.unregister("_lb_fold")
     return len(answers)
@@ -179,8 +174,7 @@ def lead_row(customer_id: str, lead: Mapping[str, Any], origin: str) -> dict[str
 def _upsert(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    table = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in _COLS]))
-    con.register("lb_upsert", table)
+    con.register("lb_upsert", pa.Table.from_pylist(rows, schema=_ROW_SCHEMA))
     try:
         con.execute("DELETE FROM mega_leads WHERE (customer_id, id) IN "
                     "(SELECT (customer_id, id) FROM lb_upsert)")
@@ -192,7 +186,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
 def _append_pulled(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    schema = pa.schema([("n", pa.int64()), *((c, pa.string()) for c in _COLS)])
+    schema = pa.schema([("n", pa.int64()), *_ROW_SCHEMA])
     con.register("_lb_page", pa.Table.from_pylist(rows, schema=schema))
     try:
         con.execute("INSERT INTO _lb_pulled SELECT * FROM _lb_page")

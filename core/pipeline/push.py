@@ -139,8 +139,7 @@ def _refused(exc: MegaError, body: bytes, refs: tuple[str, ...]) -> list[dict[st
     if _status_of(exc) == 413:
         message += (f" ({len(body)} bytes for {len(refs)} row(s): shorten or drop the large "
                     "custom fields, e.g. with [mapping.fields], and sync again)")
-    return [{"row_ref": r, "status": "failed", "lead_id": None, "matched_by": None,
-             "errors": [message]} for r in refs]
+    return [_failed(r, message) for r in refs]
 
 
 def _send_bulk(client: Any, customer_id: str, index: int, body: bytes, key: str,

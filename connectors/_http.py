@@ -35,7 +35,8 @@ that is not JSON is a SourceError, not a traceback). For what is inside an answe
 ``items(page, "data", where=...)`` the list of records (each an object), ``dig(page, "paging",
 "next", where=...)`` a nested value, ``record_id(row, "id", where)`` the id as text, and
 ``convert(lambda: self._record(row), rid, where)`` the record or, when a field has a type the
-vendor never sends, a rejected record saying so. ``bucket`` +
+vendor never sends, a rejected record saying so; ``once(seen, cursor, message)`` stops a read
+whose paging cursor repeats. ``bucket`` +
 ``pace(bucket, per_second)`` give separate client-side pacing (e.g. HubSpot search 5 req/s).
 ``http.last_headers`` holds the headers of the latest response (connectors read their vendor's
 quota headers there); ``http.requests`` counts requests sent. Failures raise
@@ -333,6 +334,17 @@ class HttpClient:
     def post_object(self, path_or_url: str, body: Any = None, **kw: Any) -> dict[str, Any]:
         """``post_json`` for an endpoint that answers a JSON object (anything else: error)."""
         return self.parse(self.request("POST", path_or_url, json=body, **kw), expect=dict)
+
+
+def once(seen: set[str], cursor: Any, message: str) -> str:
+    """``str(cursor)``, noted in ``seen``; a SourceError saying ``message`` when it came
+    before in the same read. Why: a vendor that repeats a paging cursor would have the
+    reader page forever; every connector stops the same way, in its own words."""
+    cursor = str(cursor)
+    if cursor in seen:
+        raise SourceError(message)
+    seen.add(cursor)
+    return cursor
 
 
 def _wait_seconds(value: float) -> float:

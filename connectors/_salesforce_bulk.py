@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from ..errors import SourceDataError, SourceError
 from . import _http
-from ._http import HttpClient
+from ._http import HttpClient, once
 
 #: Poll delays grow from POLL_START to POLL_MAX seconds (times _http.BACKOFF_SCALE in tests).
 POLL_START = 0.5
@@ -80,10 +80,8 @@ def _results(http: HttpClient, url: str, job_id: str, *, what: str,
         locator = resp.headers.get("Sforce-Locator")
         if not locator or locator == "null":
             return
-        if locator in seen:
-            raise SourceError(f"salesforce: Bulk job {job_id} ({what}) gave the same "
-                              "Sforce-Locator twice; stopping instead of looping forever")
-        seen.add(locator)
+        once(seen, locator, f"salesforce: Bulk job {job_id} ({what}) gave the same "
+                            "Sforce-Locator twice; stopping instead of looping forever")
 
 
 def parse_csv(text: str, *, where: str) -> Iterator[dict[str, str | None]]:

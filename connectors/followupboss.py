@@ -21,7 +21,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option, convert, dig, items, record_id
+from ._http import HttpClient, base_url_option, convert, dig, items, once, record_id
 from ._people import (RunCursor, compact, full_name, iso, parse_ts, primary_first, split_primary,
                       utc_text)
 
@@ -120,11 +120,8 @@ class FollowUpBossConnector(Connector):
             nxt = dig(page, "_metadata", "next", where=f"followupboss: {path}")
             if not nxt:
                 return
-            nxt = str(nxt)
-            if nxt in seen:
-                raise SourceError(f"followupboss: {path} returned the same next cursor twice; "
+            nxt = once(seen, nxt, f"followupboss: {path} returned the same next cursor twice; "
                                   "stopping instead of looping forever")
-            seen.add(nxt)
             query = {**params, "next": nxt}
 
     def _lead_line(self, tags: list[str], kind: Any) -> str | None:

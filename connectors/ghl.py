@@ -19,7 +19,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option, convert, items, record_id
+from ._http import HttpClient, base_url_option, convert, items, once, record_id
 from ._people import RunCursor, compact, full_name, iso, split_primary, unique, utc_text
 
 CURSOR = "ghl_date_updated"
@@ -114,10 +114,8 @@ class GHLConnector(Connector):
                 or page.get("searchAfter")
             if len(contacts) < c["page_limit"] or not after:
                 return
-            if repr(after) in seen:
-                raise SourceError("ghl: /contacts/search returned the same searchAfter twice; "
-                                  "stopping instead of looping forever")
-            seen.add(repr(after))
+            once(seen, repr(after), "ghl: /contacts/search returned the same searchAfter "
+                                    "twice; stopping instead of looping forever")
             body = {**body, "searchAfter": after}
             body.pop("page", None)
 

@@ -22,7 +22,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceDataError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option, convert, dig, items, record_id
+from ._http import HttpClient, base_url_option, convert, dig, items, once, record_id
 from ._recent import CAP, RecentVersions
 
 BASE_PROPERTIES = (
@@ -72,14 +72,9 @@ def _ms(value: Any) -> int | None:
 
 
 def _once(seen: set[str], after: Any, where: str) -> str:
-    """The next page's ``after``, noted in ``seen``. Why: one that came before in the same
-    read means the server repeats itself; stop instead of paging forever."""
-    after = str(after)
-    if after in seen:
-        raise SourceError(f"{where}: paging.next.after {after!r} came twice; stopping "
-                          "instead of looping forever")
-    seen.add(after)
-    return after
+    """The next page's ``after`` (``_http.once``), in HubSpot's words."""
+    return once(seen, after, f"{where}: paging.next.after {str(after)!r} came twice; "
+                             "stopping instead of looping forever")
 
 
 def _number(value: Any, what: str) -> int:

@@ -19,7 +19,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceDataError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, base_url_option, convert, dig, items, record_id
+from ._http import HttpClient, base_url_option, convert, dig, items, once, record_id
 from ._people import RunCursor, compact, full_name, iso, primary_first, split_primary, utc_text
 
 CURSOR = "pipedrive_update_time"
@@ -92,11 +92,8 @@ class PipedriveConnector(Connector):
             nxt = dig(page, "additional_data", "next_cursor", where=PERSONS)
             if not nxt:
                 return
-            nxt = str(nxt)
-            if nxt in seen:
-                raise SourceError("pipedrive: /api/v2/persons returned the same next_cursor "
+            nxt = once(seen, nxt, "pipedrive: /api/v2/persons returned the same next_cursor "
                                   "twice; stopping instead of looping forever")
-            seen.add(nxt)
             query = {**params, "cursor": nxt}
 
     def _fields(self, http: HttpClient) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceDataError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, convert, items, vendor_message
+from ._http import HttpClient, convert, items, once, vendor_message
 from ._recent import RecentVersions
 from ._salesforce_auth import default_audience, load_private_key, token_form
 from ._salesforce_bulk import bulk_query
@@ -347,10 +347,9 @@ class SalesforceConnector(Connector):
                         yield self._convert(obj, row, custom), cur, "row"
                     nxt = page.get("nextRecordsUrl")
                     url = self._api(str(nxt)) if nxt and not page.get("done", True) else ""
-                    if url and url in seen:
-                        raise SourceError(f"{where_read}: the same nextRecordsUrl came twice; "
-                                          "stopping instead of looping forever")
-                    seen.add(url)
+                    if url:
+                        once(seen, url, f"{where_read}: the same nextRecordsUrl came twice; "
+                                        "stopping instead of looping forever")
             except QueryFault as fault:
                 if last_ts:  # go on after the last row read, whatever the fault
                     lower = _keyset({"ts": last_ts, "id": last_id})

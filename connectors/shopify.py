@@ -18,7 +18,7 @@ from typing import Any
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, convert, dig, items, record_id
+from ._http import HttpClient, convert, dig, items, once, record_id
 from ._people import RunCursor, compact, full_name, iso, split_primary, unique, utc_text
 
 CURSOR = "shopify_updated_at"
@@ -179,10 +179,7 @@ class ShopifyConnector(Connector):
             end = dig(body, "data", "customers", "pageInfo", "endCursor", where=CUSTOMERS)
             if not more or not end:
                 return
-            if str(end) in seen:
-                raise SourceError("shopify: the same endCursor came twice; stopping")
-            after = str(end)
-            seen.add(after)
+            after = once(seen, end, "shopify: the same endCursor came twice; stopping")
 
     @staticmethod
     def _record(cid: str, n: dict[str, Any]) -> dict[str, Any]:

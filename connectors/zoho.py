@@ -20,7 +20,7 @@ import httpx
 from ..connector import Connector, Option
 from ..errors import OptionsError, SourceError
 from ..plugins import hookimpl
-from ._http import HttpClient, convert, dig, items, record_id
+from ._http import HttpClient, convert, dig, items, once, record_id
 from ._people import RunCursor, compact, full_name, iso, parse_ts, split_primary, unique, utc_text
 
 #: data centre -> (accounts server, API domain); source-apis-more.md 1.1
@@ -205,11 +205,8 @@ class ZohoConnector(Connector):
                 if not token:
                     raise SourceError(f"zoho: {module} has more records but Zoho gave no "
                                       "next_page_token; cannot page further")
-                token = str(token)
-                if token in seen:
-                    raise SourceError(f"{where}: the same next_page_token came twice; "
-                                      "stopping instead of looping forever")
-                seen.add(token)
+                token = once(seen, token, f"{where}: the same next_page_token came twice; "
+                                          "stopping instead of looping forever")
                 if read + per_page > limit:
                     break  # the next page would pass the page-token cap: new window
             if last is None or (since is not None and last <= since):

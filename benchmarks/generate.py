@@ -64,7 +64,21 @@ def _lit(values: list[str | None]) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _query(rows: int, seed: int) -> str:
+def _extra_columns(count: int, seed: int) -> str:
+    """SELECT items for ``count`` extra CRM properties (``prop_001`` ...), as a wide export
+    of HubSpot or Salesforce has: about a third empty, the rest a value of the person (so a
+    person's duplicates mostly agree) or, for every fourth property, of the record."""
+    items = []
+    for k in range(1, int(count) + 1):
+        owner = "i" if k % 4 == 0 else "p"
+        items.append(
+            f",\n  CASE WHEN hh(i, {seed}, 'xe{k}') % 3 = 0 THEN NULL "
+            f"ELSE 'v{k}-' || (hh({owner}, {seed}, 'xv{k}') % 5000)::VARCHAR END "
+            f"AS prop_{k:03d}")
+    return "".join(items)
+
+
+def _query(rows: int, seed: int, extra_columns: int = 0) -> str:
     """One SELECT producing the whole table; ``rows`` and ``seed`` are ints (checked)."""
     rows, seed = int(rows), int(seed)
     persons = max(1, int(rows * 0.62))
@@ -146,7 +160,7 @@ SELECT
            '%Y-%m-%dT%H:%M:%SZ') AS created_at,
   strftime(TIMESTAMP '2022-01-01' + to_seconds((hh(i, {seed}, 'c') % 63072000
              + hh(i, {seed}, 'u') % 15552000)::BIGINT), '%Y-%m-%dT%H:%M:%SZ') AS updated_at,
-  'P' || p::VARCHAR AS person_id
+  'P' || p::VARCHAR AS person_id{_extra_columns(extra_columns, seed)}
 FROM emails
 ORDER BY i
 """
@@ -181,14 +195,15 @@ def iter_leads(rows: int, seed: int = 0, batch_size: int = 50_000) -> Iterator[d
         con.close()
 
 
-def write_csv(rows: int, seed: int, out: str | Path) -> Path:
-    """Write the generated table to ``out`` as a UTF-8 CSV with a header."""
+def write_csv(rows: int, seed: int, out: str | Path, extra_columns: int = 0) -> Path:
+    """Write the generated table to ``out`` as a UTF-8 CSV with a header, and
+    ``extra_columns`` more properties after ``person_id`` (a wide export)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     con = _connect()
     try:
         con.execute("SET preserve_insertion_order = true")
-        con.execute(f"COPY ({_query(rows, seed)}) TO $out (FORMAT csv, HEADER true)",
+        con.execute(f"COPY ({_query(rows, seed, extra_columns)}) TO $out (FORMAT csv, HEADER true)",
                     {"out": str(out)})
     finally:
         con.close()
@@ -200,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--extra-columns", type=int, default=0,
+                        help="extra CRM properties per record (prop_001 ...): a wide export")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    write_csv(args.rows, args.seed, args.out)
+    write_csv(args.rows, args.seed, args.out, args.extra_columns)
     print(f"wrote {args.rows} rows to {args.out} in {time.perf_counter() - start:.1f}s",
           file=sys.stderr)
     return 0

@@ -14,16 +14,24 @@ Generates N messy records with duplicates (benchmarks/generate.py), then, in one
 
 At time scale 1 the bulk limit alone would take (requests - 10) * 6 s; the figure printed
 as "rate-limited floor" is that bound scaled.
+
+``--sandbox-process`` serves the sandbox from its own process (``leadbridge sandbox``), so
+the peak RSS printed is the sync's alone, as it would be against the real MEGA; without it
+the figure includes the in-process sandbox's copy of every lead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import resource
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +107,40 @@ def naive_run(csv_path: Path, scale: float) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - start, 2)}
 
 
+@contextlib.contextmanager
+def _sandbox(cfg: Any, own_process: bool) -> Iterator[tuple[str, Any]]:
+    """(base URL, a function counting the customer's leads) of a sandbox serving ``cfg``."""
+    from leadbridge.sandbox import Sandbox
+
+    grant = cfg.tokens[0]
+    if not own_process:
+        with Sandbox(cfg) as box:
+            yield box.base_url, lambda: len(box.leads(grant.customer_id))
+        return
+    cmd = [sys.executable, "-c", "from leadbridge.cli import main; main()", "sandbox",
+           "--time-scale", str(cfg.time_scale), "--stages", ",".join(cfg.stages),
+           "--owners", ",".join(cfg.owners),
+           "--token", f"{grant.token}:{grant.customer_id}:{','.join(grant.scopes)}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        if "listening on " not in first:
+            raise SystemExit(f"the sandbox did not start: {first.strip()}")
+        base_url = first.split("listening on ", 1)[1].strip()
+
+        def count() -> int:
+            from leadbridge.mega import MegaClient
+
+            with MegaClient(base_url, grant.token, grant.customer_id,
+                            time_scale=cfg.time_scale, env={}) as c:
+                return sum(1 for _ in c.list_leads())
+
+        yield base_url, count
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -108,11 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-run", action="store_true",
                         help="also send the naive script's requests to a second sandbox")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--sandbox-process", action="store_true",
+                        help="serve the sandbox from its own process: the peak RSS printed "
+                             "is then the sync's alone")
     args = parser.parse_args(argv)
 
     from leadbridge.pipeline import sync
     from leadbridge.plugins import load_registry
-    from leadbridge.sandbox import Sandbox, SandboxConfig
+    from leadbridge.sandbox import SandboxConfig
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="lb-bench-sync-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -129,11 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     ws = work / "ws.duckdb"
     for stale in (ws, ws.with_name("ws.duckdb.wal")):
         stale.unlink(missing_ok=True)
-    with Sandbox(cfg) as box:
+    with _sandbox(cfg, args.sandbox_process) as (base_url, count_leads):
         from leadbridge.mega import MegaClient
 
         grant = cfg.tokens[0]
-        with MegaClient(box.base_url, grant.token, grant.customer_id,
+        with MegaClient(base_url, grant.token, grant.customer_id,
                         time_scale=args.time_scale, env={}) as client:
             t0 = time.perf_counter()
             first = sync(make(), workspace=ws, client=client, stages=cfg.stages,
@@ -143,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             second = sync(make(), workspace=ws, client=client, stages=cfg.stages,
                           owners=cfg.owners, engine_options=ENGINE)
             t2 = time.perf_counter()
-        leads = len(box.leads(grant.customer_id))
+        leads = count_leads()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = first.summary
     floor = max(0, s["requests"] - 10) * 6.0 * args.time_scale
     result = {
@@ -157,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         "first_run_seconds": round(t1 - t0, 2), "rate_limited_floor_seconds": round(floor, 2),
         "http_attempts_first_run": attempts_first,
         "rerun_seconds": round(t2 - t1, 2), "rerun_requests": second.summary["requests"],
+        "peak_rss_mb": round(peak_mb), "sandbox": "own process" if args.sandbox_process
+        else "in process",
     }
     print(f"records {args.rows:,} -> golden rows {s['golden_rows']:,}")
     print(f"bulk requests: naive {naive['requests']}  leadbridge {s['requests']}  "
@@ -165,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{result['first_run_seconds']} s (rate-limit floor {result['rate_limited_floor_seconds']} s)")
     print(f"re-run of unchanged input: {result['rerun_requests']} requests, "
           f"{result['rerun_seconds']} s")
+    print(f"peak RSS of this process: {peak_mb:,.0f} MB (sandbox {result['sandbox']})")
     print(json.dumps(result, default=str))
     return 0
 

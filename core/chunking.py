@@ -69,8 +69,10 @@ def make_chunks(
     on_duplicate: str = "update",
     dry_run: bool = False,
     size: int = BULK_MAX_ROWS,
+    first_index: int = 0,
 ) -> list[Chunk]:
-    """Split rows (already in their deterministic order) into bulk chunks of ``size``."""
+    """Split rows (already in their deterministic order) into bulk chunks of ``size``,
+    numbered from ``first_index`` (a caller cutting a long stream part by part)."""
     if on_duplicate not in ON_DUPLICATE:
         raise ValueError(f"on_duplicate must be one of {ON_DUPLICATE}")
     if not 1 <= size <= BULK_MAX_ROWS:
@@ -84,7 +86,7 @@ def make_chunks(
             body["dry_run"] = True
         data = canonical_json(body)
         chunks.append(Chunk(
-            index=len(chunks), body=data,
+            index=first_index + len(chunks), body=data,
             idempotency_key=idempotency_key(customer_id, BULK_ENDPOINT, data),
             row_refs=tuple(r.get("row_ref", "") for r in batch),
         ))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .build import BuildResult, build
-from .chunks import golden_rows, sql_chunks
+from .chunks import golden_rows, iter_golden_rows, sql_chunks
 from .dedupe import OFFLINE_CUSTOMER_ID, DedupeResult, dedupe
 from .options import EngineOptions
 from .stage import StageStats, stage
@@ -17,6 +17,7 @@ __all__ = sorted([
     "build",
     "dedupe",
     "golden_rows",
+    "iter_golden_rows",
     "sql_chunks",
     "stage",
 ])

@@ -35,6 +35,18 @@ def _selected(ws: Workspace, row_refs: Iterable[str] | None) -> str:
 
 def golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Golden rows in the deterministic order (sort_key), custom_fields as a dict."""
+    return list(iter_golden_rows(ws, row_refs))
+
+
+def iter_golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None, *,
+                     batch_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+    """``golden_rows`` one batch of dicts at a time.
+
+    The rows are fetched whole as Arrow before the first is yielded, so the connection is
+    free for other statements while the caller works through them; only ``batch_rows`` of
+    them are Python dicts at once (a dict per row costs several times its Arrow bytes:
+    holding them all was most of a big sync's memory).
+    """
     source = _selected(ws, row_refs)
     try:
         table = ws.con.sql(
@@ -43,10 +55,16 @@ def golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None) -> list[di
     finally:
         if row_refs is not None:
             ws.con.unregister("_lb_refs")
-    rows = table.to_pylist()
-    for row in rows:
-        row["custom_fields"] = json.loads(row["custom_fields"]) if row["custom_fields"] else None
-    return rows
+    return _dicts(table, batch_rows)
+
+
+def _dicts(table: pa.Table, batch_rows: int) -> Iterator[dict[str, Any]]:
+    for start in range(0, table.num_rows, batch_rows):
+        rows = table.slice(start, batch_rows).to_pylist()
+        for row in rows:
+            row["custom_fields"] = (json.loads(row["custom_fields"]) if row["custom_fields"]
+                                    else None)
+        yield from rows
 
 
 def iter_chunk_bodies(

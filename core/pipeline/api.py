@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ from ..chunking import canonical_json, idempotency_key, make_chunks
 from ..connector import Connector
 from .. import mapping_run
 from ..errors import ConfigError
-from ..mega_model import BULK_ENDPOINT, CREATE_ENDPOINT
+from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT
 from . import ledger, pull, report, runs
 from .job import Job
-from .planner import Known, RowPlan, live_body, plan_rows
+from .planner import Known, RowPlan, iter_plans, live_body, plan_rows
 from .progress import Progress
 from .push import RunStopped, is_config_problem, push
 from .target import NO_TOKEN, open_target, time_scale
@@ -51,7 +51,7 @@ class SyncResult:
     workspace: Path | None
     status: str
     summary: dict[str, Any]
-    outcomes: list[dict[str, Any]] = field(repr=False)
+    outcomes: Sequence[dict[str, Any]] = field(repr=False)  # report.Outcomes
     exit_code: int
     resumed: list[str] = field(default_factory=list)
 
@@ -133,69 +133,135 @@ def _golden(ws: Any) -> list[dict[str, Any]]:
     return golden_rows(ws)
 
 
-def _store_plan(con: Any, run_id: str, plans: list[RowPlan], *, customer_id: str, mode: str,
-                on_duplicate: str, dry_run: bool, build_stats: dict[str, Any]) -> int:
-    """Rows, chunks (exact bytes and keys) and the lineage copy, in one transaction."""
-    to_send = [p for p in plans if p.action == "send"]
-    chunk_rows: list[dict[str, Any]] = []
-    if mode == "live":
-        for i, p in enumerate(to_send):
-            body = canonical_json(live_body(p.body))
-            chunk_rows.append({"index": i, "endpoint": CREATE_ENDPOINT, "body": body,
-                               "key": idempotency_key(customer_id, CREATE_ENDPOINT, body,
-                                                      row_ref=p.row_ref),
-                               "n": 1})
-            p.chunk_index = i
-    else:
-        chunks = make_chunks([p.body for p in to_send], customer_id=customer_id,
-                             on_duplicate=on_duplicate, dry_run=dry_run)
-        pos = 0
-        for chunk in chunks:
-            chunk_rows.append({"index": chunk.index, "endpoint": BULK_ENDPOINT,
-                               "body": chunk.body, "key": chunk.idempotency_key,
-                               "n": len(chunk.row_refs)})
-            for _ in chunk.row_refs:
-                to_send[pos].chunk_index = chunk.index
-                pos += 1
-    rows = pa.Table.from_pylist([{
-        "run_id": run_id, "ord": p.ord, "row_ref": p.row_ref, "send_hash": p.send_hash,
-        "action": p.action, "chunk_index": p.chunk_index,
-        "predicted_status": p.predicted_status, "predicted_lead_id": p.predicted_lead_id,
-        "predicted_matched_by": p.predicted_matched_by,
-        "predicted_errors": ledger.dumps(p.predicted_errors),
-        "status": p.status, "lead_id": p.lead_id, "matched_by": p.matched_by,
-        "errors": ledger.dumps(p.errors), "ignored_custom_fields": None,
-        "body": (json.dumps(p.body, sort_keys=True, ensure_ascii=False)
-                 if p.action == "send" else None),  # unchanged rows are not re-stored
-    } for p in plans], schema=pa.schema([
-        ("run_id", pa.string()), ("ord", pa.int64()), ("row_ref", pa.string()),
-        ("send_hash", pa.string()), ("action", pa.string()), ("chunk_index", pa.int32()),
-        ("predicted_status", pa.string()), ("predicted_lead_id", pa.string()),
-        ("predicted_matched_by", pa.string()), ("predicted_errors", pa.string()),
-        ("status", pa.string()), ("lead_id", pa.string()), ("matched_by", pa.string()),
-        ("errors", pa.string()), ("ignored_custom_fields", pa.string()), ("body", pa.string()),
-    ]))
-    chunks_tbl = pa.Table.from_pylist([{
-        "run_id": run_id, "chunk_index": c["index"], "endpoint": c["endpoint"],
-        "idempotency_key": c["key"], "body": c["body"], "n_rows": c["n"]}
-        for c in chunk_rows], schema=pa.schema([
-            ("run_id", pa.string()), ("chunk_index", pa.int32()), ("endpoint", pa.string()),
-            ("idempotency_key", pa.string()), ("body", pa.binary()), ("n_rows", pa.int32())]))
-    with ledger.transaction(con):
-        con.register("lb_rows", rows)
-        con.register("lb_chunks", chunks_tbl)
+def _golden_stream(ws: Any) -> Iterator[dict[str, Any]]:
+    from ..engine import iter_golden_rows
+
+    return iter_golden_rows(ws)
+
+
+#: Golden rows planned and stored per batch by ``sync``: its memory holds one batch of rows
+#: as Python objects, not all of them.
+STORE_BATCH_ROWS = 20_000
+
+_ROWS_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("ord", pa.int64()), ("row_ref", pa.string()),
+    ("send_hash", pa.string()), ("action", pa.string()), ("chunk_index", pa.int32()),
+    ("predicted_status", pa.string()), ("predicted_lead_id", pa.string()),
+    ("predicted_matched_by", pa.string()), ("predicted_errors", pa.string()),
+    ("status", pa.string()), ("lead_id", pa.string()), ("matched_by", pa.string()),
+    ("errors", pa.string()), ("ignored_custom_fields", pa.string()), ("body", pa.string()),
+])
+_CHUNKS_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("chunk_index", pa.int32()), ("endpoint", pa.string()),
+    ("idempotency_key", pa.string()), ("body", pa.binary()), ("n_rows", pa.int32())])
+
+
+class _PlanStore:
+    """Writes a run's planned rows and its chunks (exact bytes and keys) as they come.
+
+    Rows go to ``sync_rows`` every ``batch_rows``; a bulk chunk is cut every 500 rows to
+    send, as ``make_chunks`` cuts them (a row's chunk is known when it is planned: rows are
+    cut by count only). The caller holds the transaction: a run's plan is stored whole or
+    not at all.
+    """
+
+    def __init__(self, con: Any, run_id: str, *, customer_id: str, mode: str,
+                 on_duplicate: str, dry_run: bool, batch_rows: int | None = None) -> None:
+        self.con, self.run_id, self.customer_id = con, run_id, customer_id
+        self.mode, self.on_duplicate, self.dry_run = mode, on_duplicate, dry_run
+        self.batch_rows = batch_rows or STORE_BATCH_ROWS
+        self.rows: list[dict[str, Any]] = []
+        self.chunks: list[dict[str, Any]] = []
+        self.pending: list[RowPlan] = []  # bulk rows not yet in a chunk
+        self.sent = 0
+        self.n_chunks = 0
+
+    def add(self, p: RowPlan) -> None:
+        if p.action == "send":
+            if self.mode == "live":
+                p.chunk_index = self.sent
+                body = canonical_json(live_body(p.body))
+                self._chunk(CREATE_ENDPOINT, body, idempotency_key(
+                    self.customer_id, CREATE_ENDPOINT, body, row_ref=p.row_ref), 1)
+            else:
+                p.chunk_index = self.sent // BULK_MAX_ROWS
+                self.pending.append(p)
+                if len(self.pending) == BULK_MAX_ROWS:
+                    self._cut()
+            self.sent += 1
+        self.rows.append({
+            "run_id": self.run_id, "ord": p.ord, "row_ref": p.row_ref,
+            "send_hash": p.send_hash, "action": p.action, "chunk_index": p.chunk_index,
+            "predicted_status": p.predicted_status, "predicted_lead_id": p.predicted_lead_id,
+            "predicted_matched_by": p.predicted_matched_by,
+            "predicted_errors": ledger.dumps(p.predicted_errors),
+            "status": p.status, "lead_id": p.lead_id, "matched_by": p.matched_by,
+            "errors": ledger.dumps(p.errors), "ignored_custom_fields": None,
+            "body": (json.dumps(p.body, sort_keys=True, ensure_ascii=False)
+                     if p.action == "send" else None),  # unchanged rows are not re-stored
+        })
+        if len(self.rows) >= self.batch_rows:
+            self._write()
+
+    def close(self) -> int:
+        """Cut the last chunk, write what is left; returns the number of requests."""
+        if self.pending:
+            self._cut()
+        self._write()
+        return self.n_chunks
+
+    def _cut(self) -> None:
+        (chunk,) = make_chunks([p.body for p in self.pending], customer_id=self.customer_id,
+                               on_duplicate=self.on_duplicate, dry_run=self.dry_run,
+                               first_index=self.n_chunks)
+        self._chunk(BULK_ENDPOINT, chunk.body, chunk.idempotency_key, len(chunk.row_refs))
+        self.pending = []
+
+    def _chunk(self, endpoint: str, body: bytes, key: str, n_rows: int) -> None:
+        self.chunks.append({"run_id": self.run_id, "chunk_index": self.n_chunks,
+                            "endpoint": endpoint, "idempotency_key": key, "body": body,
+                            "n_rows": n_rows})
+        self.n_chunks += 1
+
+    def _write(self) -> None:
+        rows = pa.Table.from_pylist(self.rows, schema=_ROWS_SCHEMA)
+        chunks = pa.Table.from_pylist(self.chunks, schema=_CHUNKS_SCHEMA)
+        self.rows, self.chunks = [], []
+        self.con.register("lb_rows", rows)
+        self.con.register("lb_chunks", chunks)
         try:
-            con.execute("INSERT INTO sync_rows SELECT * FROM lb_rows")
-            con.execute("INSERT INTO sync_chunks SELECT run_id, chunk_index, endpoint, "
-                        "idempotency_key, body, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, "
-                        "NULL FROM lb_chunks")
+            self.con.execute("INSERT INTO sync_rows SELECT * FROM lb_rows")
+            self.con.execute(
+                "INSERT INTO sync_chunks SELECT run_id, chunk_index, endpoint, idempotency_key, "
+                "body, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, NULL FROM lb_chunks")
         finally:
-            con.unregister("lb_rows")
-            con.unregister("lb_chunks")
-        con.execute("INSERT INTO sync_records SELECT ?, source, source_id, row_ref, "
-                    "reject_reason FROM lineage", [run_id])
-        runs.set_phase(con, run_id, "planned", build_stats)
-    return len(chunk_rows)
+            self.con.unregister("lb_rows")
+            self.con.unregister("lb_chunks")
+
+
+def _store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: str,
+                mode: str, on_duplicate: str, dry_run: bool) -> int:
+    """Store every plan as it comes (inside the caller's transaction); returns the number
+    of requests (chunks) the run will send."""
+    store = _PlanStore(con, run_id, customer_id=customer_id, mode=mode,
+                       on_duplicate=on_duplicate, dry_run=dry_run)
+    for p in plans:
+        store.add(p)
+    return store.close()
+
+
+def _stored_bodies(con: Any, run_id: str) -> Iterator[dict[str, Any]]:
+    """The bodies a run will send, in order, read back from its stored rows."""
+    rows = con.execute("SELECT body FROM sync_rows WHERE run_id = ? AND action = 'send' "
+                       "ORDER BY ord", [run_id]).fetchall()
+    return (json.loads(body) for (body,) in rows)
+
+
+def _mark_planned(con: Any, run_id: str, build_stats: dict[str, Any]) -> None:
+    """The lineage copy, and the run's phase: planned (inside the plan's transaction)."""
+    con.execute("INSERT INTO sync_records SELECT ?, source, source_id, row_ref, "
+                "reject_reason FROM lineage", [run_id])
+    runs.set_phase(con, run_id, "planned", build_stats)
 
 
 def _pull_or_stop(con: Any, mega: Any) -> None:
@@ -469,19 +535,23 @@ def sync(
             try:
                 stats = _extract_and_build(ws, connector, label, eng, bar, save_cursor=True,
                                            mapped=mapped)
-                plans = plan_rows(con, _golden(ws), customer_id=cust,
-                                  on_duplicate=on_duplicate, known=known,
-                                  retry_failed=retry_failed)
-                mapped.check(con, cust, mapping_run.sent_rows(plans), mapping_run.known_of(
-                    known.stages, known.owners, custom_fields, sandbox), client=mega)
+                # planned and stored a batch at a time, whole or not at all: one transaction
+                with ledger.transaction(con):
+                    plans = iter_plans(con, _golden_stream(ws), customer_id=cust,
+                                       on_duplicate=on_duplicate, known=known,
+                                       retry_failed=retry_failed)
+                    _store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
+                                on_duplicate=on_duplicate, dry_run=dry_run)
+                    if mapped.mapping is not None:
+                        mapped.check(con, cust, _stored_bodies(con, run.run_id),
+                                     mapping_run.known_of(known.stages, known.owners,
+                                                          custom_fields, sandbox), client=mega)
+                        stats["mapping"] = mapped.summary()
+                    _mark_planned(con, run.run_id, stats)
             except BaseException:  # nothing was sent: the run is abandoned, never half-done
                 with ledger.transaction(con):
                     runs.set_status(con, run.run_id, runs.ABANDONED)
                 raise
-            if mapped.mapping is not None:
-                stats["mapping"] = mapped.summary()
-            _store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
-                        on_duplicate=on_duplicate, dry_run=dry_run, build_stats=stats)
             why = _push_run(con, mega, runs.get(con, run.run_id), bar)
             return _finish(con, runs.get(con, run.run_id), ws.path, resumed, why)
 

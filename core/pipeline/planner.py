@@ -11,6 +11,7 @@ so each row's outcome is independent of every other row in flight.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ from ..mega_model import (
 from . import ledger, pull
 
 CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
+#: Golden rows turned into bodies per batch by ``iter_plans``.
+PLAN_BATCH_ROWS = 10_000
 #: Fields the single-lead endpoint accepts (owner_id and row_ref are bulk-only; lead_line
 #: travels as the reserved custom field).
 LIVE_FIELDS = ("contact_name", "contact_phone", "contact_email", "source_platform",
@@ -249,43 +252,84 @@ def plan_rows(
     retry_failed: bool = False,
 ) -> list[RowPlan]:
     """Every golden row, in the engine's order, with its action and prediction."""
+    return list(iter_plans(con, golden, customer_id=customer_id, on_duplicate=on_duplicate,
+                           known=known, retry_failed=retry_failed))
+
+
+def iter_plans(
+    con: duckdb.DuckDBPyConnection,
+    golden: Iterable[Mapping[str, Any]],
+    *,
+    customer_id: str,
+    on_duplicate: str = "update",
+    known: Known = Known(),
+    retry_failed: bool = False,
+    batch_rows: int | None = None,
+) -> Iterator[RowPlan]:
+    """``plan_rows`` one plan at a time, reading ``golden`` in batches of ``batch_rows``.
+
+    A sync stores each batch before the next is planned, so its memory holds the snapshot's
+    keys and the earlier answers, not every row. Between two ``next`` calls the connection
+    is free: every query here is fetched whole before anything is yielded.
+    """
     ledger.ensure(con)
     index = LeadIndex.load(con, customer_id)
     prior = prior_answers(con, customer_id)
-    bodies = []
-    for golden_row in golden:
-        body = bulk_row(golden_row)
-        if body.get("custom_fields") and isinstance(body["custom_fields"], str):
-            import json
+    ord_ = 0
+    for batch in _batched(golden, batch_rows or PLAN_BATCH_ROWS):
+        bodies = [_body(golden_row) for golden_row in batch]
+        legacy = _answered_before_row_hashes(con, customer_id, [
+            b.get("row_ref", "") for b, _, keyless in bodies if keyless] if prior else [])
+        for body, content_hash, keyless in bodies:
+            yield _plan_one(ord_, body, content_hash, keyless, index, prior, legacy,
+                            on_duplicate=on_duplicate, known=known, retry_failed=retry_failed)
+            ord_ += 1
 
-            body["custom_fields"] = json.loads(body["custom_fields"]) or None
-            if not body["custom_fields"]:
-                del body["custom_fields"]
-        bodies.append((body, golden_row.get("content_hash"), _keyless(body)))
-    legacy = _answered_before_row_hashes(con, customer_id, [
-        b.get("row_ref", "") for b, _, keyless in bodies if keyless] if prior else [])
-    plans: list[RowPlan] = []
-    for ord_, (body, content_hash, keyless) in enumerate(bodies):
-        h = send_hash(body, on_duplicate, content_hash,
-                      row_ref=body.get("row_ref", "") if keyless else None)
-        before = prior.get(h)
-        if before is None and keyless:  # answered under the content-only hash?
-            old = send_hash(body, on_duplicate, content_hash)
-            if (body.get("row_ref", ""), old) in legacy:
-                before = prior.get(old)
-        if before is not None and not (retry_failed and before[0] == "failed"):
-            status, lead_id, matched_by, errors = before
-            shown = "skipped" if status != "failed" else "failed"
-            plans.append(RowPlan(ord_, body.get("row_ref", ""), body, h, "unchanged", shown,
-                                 lead_id, matched_by, errors, shown, lead_id, matched_by,
-                                 errors))
-            continue
-        status, lead_id, matched_by, errors = predict(body, index.by_email, index.by_phone,
-                                                      on_duplicate, known)
-        index.apply(body.get("row_ref", str(ord_)), body, status,
-                    lead_id if status == "updated" else None)
-        if lead_id is not None and lead_id.startswith("new:"):
-            lead_id = None  # a lead this very run creates has no id yet
-        plans.append(RowPlan(ord_, body.get("row_ref", ""), body, h, "send", status, lead_id,
-                             matched_by, errors))
-    return plans
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _body(golden_row: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, bool]:
+    """(bulk row, the engine's content hash, keyless) of one golden row."""
+    body = bulk_row(golden_row)
+    if body.get("custom_fields") and isinstance(body["custom_fields"], str):
+        body["custom_fields"] = json.loads(body["custom_fields"]) or None
+        if not body["custom_fields"]:
+            del body["custom_fields"]
+    return body, golden_row.get("content_hash"), _keyless(body)
+
+
+def _plan_one(ord_: int, body: dict[str, Any], content_hash: str | None, keyless: bool,
+              index: LeadIndex, prior: Mapping[str, tuple[str, str | None, str | None, Any]],
+              legacy: set[tuple[str, str]], *, on_duplicate: str, known: Known,
+              retry_failed: bool) -> RowPlan:
+    """One row's plan: carried over when its content was answered before, else predicted
+    (and applied to ``index``, so later rows see the lead it creates or changes)."""
+    h = send_hash(body, on_duplicate, content_hash,
+                  row_ref=body.get("row_ref", "") if keyless else None)
+    before = prior.get(h)
+    if before is None and keyless:  # answered under the content-only hash?
+        old = send_hash(body, on_duplicate, content_hash)
+        if (body.get("row_ref", ""), old) in legacy:
+            before = prior.get(old)
+    if before is not None and not (retry_failed and before[0] == "failed"):
+        status, lead_id, matched_by, errors = before
+        shown = "skipped" if status != "failed" else "failed"
+        return RowPlan(ord_, body.get("row_ref", ""), body, h, "unchanged", shown,
+                       lead_id, matched_by, errors, shown, lead_id, matched_by, errors)
+    status, lead_id, matched_by, errors = predict(body, index.by_email, index.by_phone,
+                                                  on_duplicate, known)
+    index.apply(body.get("row_ref", str(ord_)), body, status,
+                lead_id if status == "updated" else None)
+    if lead_id is not None and lead_id.startswith("new:"):
+        lead_id = None  # a lead this very run creates has no id yet
+    return RowPlan(ord_, body.get("row_ref", ""), body, h, "send", status, lead_id,
+                   matched_by, errors)

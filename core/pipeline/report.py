@@ -13,10 +13,11 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable
-from typing import IO, Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any, overload
 
 import duckdb
+import pyarrow as pa
 
 from . import ledger
 
@@ -48,15 +49,58 @@ ORDER BY r.source, r.source_id
 """
 
 
-def outcomes(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+def outcomes(con: duckdb.DuckDBPyConnection, run_id: str) -> Outcomes:
     """One dict per source record of the run (errors as a list or None)."""
-    cur = con.execute(_OUTCOMES_SQL, [run_id])
-    out = []
-    for row in cur.fetchall():
-        item = dict(zip(COLUMNS, row))
-        item["errors"] = ledger.loads(item["errors"])
-        out.append(item)
-    return out
+    return Outcomes(con.sql(_OUTCOMES_SQL, params=[run_id]).to_arrow_table())
+
+
+class Outcomes(Sequence[dict[str, Any]]):
+    """A run's per-record outcomes, held as one Arrow table; a row becomes a dict when read.
+
+    A million records as dicts took about a gigabyte; as Arrow they take a tenth of that.
+    It reads like the list it replaced: ``len``, indexing, iteration, ``==`` with a list.
+    """
+
+    _BATCH = 10_000
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("outcome index out of range")
+        return _outcome(self._table.slice(index, 1).to_pylist()[0])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(self), self._BATCH):
+            for row in self._table.slice(start, self._BATCH).to_pylist():
+                yield _outcome(row)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __repr__(self) -> str:
+        return f"Outcomes({len(self)} records)"
+
+
+def _outcome(row: dict[str, Any]) -> dict[str, Any]:
+    row["errors"] = ledger.loads(row["errors"])
+    return row
 
 
 def record_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
@@ -156,10 +200,16 @@ def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
 
 
 def write_json(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
-    items = [{c: row.get(c) for c in COLUMNS} for row in rows]
-    json.dump(items, out, ensure_ascii=False, indent=1)
-    out.write("\n")
-    return len(items)
+    """A JSON array, one object per record, written as it goes (what ``json.dump(...,
+    indent=1)`` writes, without holding every record's object first)."""
+    n = 0
+    out.write("[")
+    for row in rows:
+        text = json.dumps({c: row.get(c) for c in COLUMNS}, ensure_ascii=False, indent=1)
+        out.write((",\n " if n else "\n ") + text.replace("\n", "\n "))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    return n
 
 
 def render(rows: list[dict[str, Any]], fmt: str) -> str:

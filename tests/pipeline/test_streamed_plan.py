@@ -1,0 +1,167 @@
+"""A sync plans and stores its rows a batch at a time, and hands back outcomes held as Arrow.
+
+Why it is tested apart: holding every golden row, plan and outcome as Python objects made a
+sync of a million records need 5 GB. The batches must change nothing a run stores (rows,
+chunk bytes, idempotency keys, which chunk a row is in), a run that fails half-way through
+storing must leave nothing of its plan, and the compact outcomes must read exactly like the
+list of dicts they replaced.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadbridge.chunking import make_chunks
+from leadbridge.mega import MegaClient
+from leadbridge.pipeline import api, ledger, planner, plan, report, runs, sync
+from leadbridge.sandbox import Sandbox
+
+from .conftest import FAST, ListConnector, customer, messy_records
+
+ROW_FIELDS = ("ord", "row_ref", "send_hash", "action", "chunk_index", "predicted_status",
+              "predicted_lead_id", "predicted_matched_by")
+
+
+def _client(box: Sandbox) -> MegaClient:
+    grant = box.config.tokens[0]
+    return MegaClient(box.base_url, grant.token, grant.customer_id, time_scale=FAST, env={})
+
+
+def _stored(ws: Path, run_id: str) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        rows = con.execute(f"SELECT {', '.join(ROW_FIELDS)}, body FROM sync_rows "
+                           "WHERE run_id = ? ORDER BY ord", [run_id]).fetchall()
+        chunks = con.execute("SELECT chunk_index, endpoint, idempotency_key, body, n_rows "
+                             "FROM sync_chunks WHERE run_id = ? ORDER BY chunk_index",
+                             [run_id]).fetchall()
+    finally:
+        con.close()
+    return [dict(zip((*ROW_FIELDS, "body"), r)) for r in rows], chunks
+
+
+@pytest.fixture
+def tiny_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches far smaller than a chunk, of sizes that never divide 500 or each other."""
+    monkeypatch.setattr(planner, "PLAN_BATCH_ROWS", 7)
+    monkeypatch.setattr(api, "STORE_BATCH_ROWS", 13)
+
+
+def test_a_plan_stored_in_batches_is_the_plan_made_whole(
+        sandbox: Sandbox, tmp_path: Path, tiny_batches: None) -> None:
+    records = messy_records(1400, seed=11)
+    cust = customer(sandbox)
+    # the plan made in one piece, on a workspace of its own: same rows, same empty snapshot
+    whole = plan(ListConnector(records), workspace=tmp_path / "plan.duckdb", customer_id=cust)
+    to_send = [p for p in whole.rows if p.action == "send"]
+    expected = make_chunks([p.body for p in to_send], customer_id=cust)
+    assert len(expected) >= 3
+
+    ws = tmp_path / "ws.duckdb"
+    with _client(sandbox) as client:
+        first = sync(ListConnector(records), workspace=ws, client=client, pull_first="never")
+    rows, chunks = _stored(ws, first.run_id)
+
+    assert [(r["ord"], r["row_ref"], r["send_hash"], r["action"], r["predicted_status"])
+            for r in rows] == [(p.ord, p.row_ref, p.send_hash, p.action, p.predicted_status)
+                               for p in whole.rows]
+    assert [(c[0], c[2], c[3], c[4]) for c in chunks] == [
+        (c.index, c.idempotency_key, c.body, len(c.row_refs)) for c in expected]
+    # each row is in the chunk whose body carries it, at its place
+    for index, _, _, body, _ in chunks:
+        carried = [lead["row_ref"] for lead in json.loads(body)["leads"]]
+        assert carried == [r["row_ref"] for r in rows if r["chunk_index"] == index]
+    assert first.summary["prediction_mismatches"] == 0
+    assert len(sandbox.leads(cust)) == len(to_send)
+
+    # the re-run carries every answer over, batch after batch: nothing to send
+    with _client(sandbox) as client:
+        again = sync(ListConnector(records), workspace=ws, client=client, pull_first="never")
+    rows, chunks = _stored(ws, again.run_id)
+    assert again.summary["requests"] == 0 and chunks == []
+    assert {r["action"] for r in rows} == {"unchanged"} and len(rows) == len(whole.rows)
+
+
+def test_a_run_failing_while_its_plan_is_stored_leaves_none_of_it(
+        sandbox: Sandbox, tmp_path: Path, tiny_batches: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[int] = []
+    real = api._PlanStore._write
+
+    def failing(self: Any) -> None:
+        writes.append(len(self.rows))
+        if len(writes) == 5:  # four batches are already in sync_rows
+            raise RuntimeError("disk full")
+        real(self)
+
+    monkeypatch.setattr(api._PlanStore, "_write", failing)
+    ws = tmp_path / "ws.duckdb"
+    with _client(sandbox) as client, pytest.raises(RuntimeError, match="disk full"):
+        sync(ListConnector(messy_records(300, seed=4)), workspace=ws, client=client,
+             pull_first="never")
+    assert len(writes) == 5
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        (run,) = runs.all_runs(con)
+        left = [con.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?",
+                            [run.run_id]).fetchall()[0][0]
+                for table in ("sync_rows", "sync_chunks", "sync_records")]
+    finally:
+        con.close()
+    assert run.status == runs.ABANDONED and left == [0, 0, 0]
+    assert sandbox.leads(customer(sandbox)) == []
+
+
+def _old_outcomes(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """What ``report.outcomes`` returned before: a list of dicts, errors decoded."""
+    out = []
+    for row in con.execute(sql).fetchall():
+        item = dict(zip(report.COLUMNS, row))
+        item["errors"] = ledger.loads(item["errors"])
+        out.append(item)
+    return out
+
+
+_TEXT = st.one_of(st.none(), st.text(max_size=8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=5), _TEXT, _TEXT,
+                          st.one_of(st.none(), st.lists(st.text(max_size=6), max_size=3))),
+                max_size=30), st.integers(1, 7))
+def test_outcomes_read_like_the_list_they_replaced(
+        items: list[tuple[Any, ...]], batch: int) -> None:
+    con = duckdb.connect()
+    rows = pa.table({
+        "source": [f"s{i % 3}" for i in range(len(items))],
+        "source_id": [f"{i:03d}{t[0]}" for i, t in enumerate(items)],
+        "row_ref": [t[1] for t in items], "status": [t[2] for t in items],
+        "lead_id": [t[1] for t in items], "matched_by": [t[2] for t in items],
+        "predicted_status": [t[2] for t in items],
+        "errors": [json.dumps(t[3]) if t[3] is not None else None for t in items]},
+        schema=pa.schema([(c, pa.string()) for c in report.COLUMNS]))
+    con.register("src", rows)
+    sql = f"SELECT {', '.join(report.COLUMNS)} FROM src ORDER BY source, source_id"
+    old = _old_outcomes(con, sql)
+    new = report.Outcomes(con.sql(sql).to_arrow_table())
+    new._BATCH = batch  # iteration crosses batch boundaries
+    assert len(new) == len(old)
+    assert list(new) == old and new == old
+    if old:
+        assert new[0] == old[0] and new[-1] == old[-1] and new[1:3] == old[1:3]
+    with pytest.raises(IndexError):
+        new[len(old)]
+    # the JSON export, streamed, is byte for byte what json.dump of the list wrote
+    buf = io.StringIO()
+    assert report.write_json(new, buf) == len(old)
+    assert buf.getvalue() == json.dumps([{c: o[c] for c in report.COLUMNS} for o in old],
+                                        ensure_ascii=False, indent=1) + "\n"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping as AbcMapping
+from collections.abc import Collection, Iterable, Mapping as AbcMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,8 +197,3 @@ def known_of(stages: Collection[str] | None, owners: Collection[str] | None,
             known.custom_fields if known.custom_fields is not None else box.custom_fields,
             {**box.origin, **known.origin})
     return known
-
-
-def sent_rows(plans: Iterable[Any]) -> Iterator[AbcMapping[str, Any]]:
-    """Bodies of the planned rows that would actually be sent."""
-    return (p.body for p in plans if p.action == "send")

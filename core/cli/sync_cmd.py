@@ -223,7 +223,7 @@ def register(app: typer.Typer) -> None:
                                         encoding=encoding)
         result = plan(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
                       mode=mode, progress=None if not json_out else False,
-                      send_anyway=send_anyway)
+                      send_anyway=send_anyway, keep_rows=False)
         if json_out:
             typer.echo(json.dumps(result.summary, default=str))
         else:

@@ -8,7 +8,6 @@ report. Every step writes to the workspace; a run killed anywhere is resumed by 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,14 +16,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..chunking import canonical_json, idempotency_key, make_chunks
 from ..connector import Connector
 from .. import mapping_run
 from ..errors import ConfigError
 from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT
-from . import ledger, pull, report, runs
+from . import ledger, plan_store, pull, report, runs
 from .job import Job
-from .planner import Known, RowPlan, iter_plans, live_body, plan_rows
+from .planner import Known, RowPlan, iter_plans
 from .progress import Progress
 from .push import RunStopped, is_config_problem, push
 from .target import NO_TOKEN, open_target, time_scale
@@ -127,141 +125,10 @@ def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options
     return stats
 
 
-def _golden(ws: Any) -> list[dict[str, Any]]:
-    from ..engine import golden_rows
-
-    return golden_rows(ws)
-
-
 def _golden_stream(ws: Any) -> Iterator[dict[str, Any]]:
     from ..engine import iter_golden_rows
 
     return iter_golden_rows(ws)
-
-
-#: Golden rows planned and stored per batch by ``sync``: its memory holds one batch of rows
-#: as Python objects, not all of them.
-STORE_BATCH_ROWS = 20_000
-
-_ROWS_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("ord", pa.int64()), ("row_ref", pa.string()),
-    ("send_hash", pa.string()), ("action", pa.string()), ("chunk_index", pa.int32()),
-    ("predicted_status", pa.string()), ("predicted_lead_id", pa.string()),
-    ("predicted_matched_by", pa.string()), ("predicted_errors", pa.string()),
-    ("status", pa.string()), ("lead_id", pa.string()), ("matched_by", pa.string()),
-    ("errors", pa.string()), ("ignored_custom_fields", pa.string()), ("body", pa.string()),
-])
-_CHUNKS_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("chunk_index", pa.int32()), ("endpoint", pa.string()),
-    ("idempotency_key", pa.string()), ("body", pa.binary()), ("n_rows", pa.int32())])
-
-
-class _PlanStore:
-    """Writes a run's planned rows and its chunks (exact bytes and keys) as they come.
-
-    Rows go to ``sync_rows`` every ``batch_rows``; a bulk chunk is cut every 500 rows to
-    send, as ``make_chunks`` cuts them (a row's chunk is known when it is planned: rows are
-    cut by count only). The caller holds the transaction: a run's plan is stored whole or
-    not at all.
-    """
-
-    def __init__(self, con: Any, run_id: str, *, customer_id: str, mode: str,
-                 on_duplicate: str, dry_run: bool, batch_rows: int | None = None) -> None:
-        self.con, self.run_id, self.customer_id = con, run_id, customer_id
-        self.mode, self.on_duplicate, self.dry_run = mode, on_duplicate, dry_run
-        self.batch_rows = batch_rows or STORE_BATCH_ROWS
-        self.rows: list[dict[str, Any]] = []
-        self.chunks: list[dict[str, Any]] = []
-        self.pending: list[RowPlan] = []  # bulk rows not yet in a chunk
-        self.sent = 0
-        self.n_chunks = 0
-
-    def add(self, p: RowPlan) -> None:
-        if p.action == "send":
-            if self.mode == "live":
-                p.chunk_index = self.sent
-                body = canonical_json(live_body(p.body))
-                self._chunk(CREATE_ENDPOINT, body, idempotency_key(
-                    self.customer_id, CREATE_ENDPOINT, body, row_ref=p.row_ref), 1)
-            else:
-                p.chunk_index = self.sent // BULK_MAX_ROWS
-                self.pending.append(p)
-                if len(self.pending) == BULK_MAX_ROWS:
-                    self._cut()
-            self.sent += 1
-        self.rows.append({
-            "run_id": self.run_id, "ord": p.ord, "row_ref": p.row_ref,
-            "send_hash": p.send_hash, "action": p.action, "chunk_index": p.chunk_index,
-            "predicted_status": p.predicted_status, "predicted_lead_id": p.predicted_lead_id,
-            "predicted_matched_by": p.predicted_matched_by,
-            "predicted_errors": ledger.dumps(p.predicted_errors),
-            "status": p.status, "lead_id": p.lead_id, "matched_by": p.matched_by,
-            "errors": ledger.dumps(p.errors), "ignored_custom_fields": None,
-            "body": (json.dumps(p.body, sort_keys=True, ensure_ascii=False)
-                     if p.action == "send" else None),  # unchanged rows are not re-stored
-        })
-        if len(self.rows) >= self.batch_rows:
-            self._write()
-
-    def close(self) -> int:
-        """Cut the last chunk, write what is left; returns the number of requests."""
-        if self.pending:
-            self._cut()
-        self._write()
-        return self.n_chunks
-
-    def _cut(self) -> None:
-        (chunk,) = make_chunks([p.body for p in self.pending], customer_id=self.customer_id,
-                               on_duplicate=self.on_duplicate, dry_run=self.dry_run,
-                               first_index=self.n_chunks)
-        self._chunk(BULK_ENDPOINT, chunk.body, chunk.idempotency_key, len(chunk.row_refs))
-        self.pending = []
-
-    def _chunk(self, endpoint: str, body: bytes, key: str, n_rows: int) -> None:
-        self.chunks.append({"run_id": self.run_id, "chunk_index": self.n_chunks,
-                            "endpoint": endpoint, "idempotency_key": key, "body": body,
-                            "n_rows": n_rows})
-        self.n_chunks += 1
-
-    def _write(self) -> None:
-        rows = pa.Table.from_pylist(self.rows, schema=_ROWS_SCHEMA)
-        chunks = pa.Table.from_pylist(self.chunks, schema=_CHUNKS_SCHEMA)
-        self.rows, self.chunks = [], []
-        self.con.register("lb_rows", rows)
-        self.con.register("lb_chunks", chunks)
-        try:
-            self.con.execute("INSERT INTO sync_rows SELECT * FROM lb_rows")
-            self.con.execute(
-                "INSERT INTO sync_chunks SELECT run_id, chunk_index, endpoint, idempotency_key, "
-                "body, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, NULL FROM lb_chunks")
-        finally:
-            self.con.unregister("lb_rows")
-            self.con.unregister("lb_chunks")
-
-
-def _store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: str,
-                mode: str, on_duplicate: str, dry_run: bool) -> int:
-    """Store every plan as it comes (inside the caller's transaction); returns the number
-    of requests (chunks) the run will send."""
-    store = _PlanStore(con, run_id, customer_id=customer_id, mode=mode,
-                       on_duplicate=on_duplicate, dry_run=dry_run)
-    for p in plans:
-        store.add(p)
-    return store.close()
-
-
-def _stored_bodies(con: Any, run_id: str) -> Iterator[dict[str, Any]]:
-    """The bodies a run will send, in order, read back from its stored rows."""
-    rows = con.execute("SELECT body FROM sync_rows WHERE run_id = ? AND action = 'send' "
-                       "ORDER BY ord", [run_id]).fetchall()
-    return (json.loads(body) for (body,) in rows)
-
-
-def _mark_planned(con: Any, run_id: str, build_stats: dict[str, Any]) -> None:
-    """The lineage copy, and the run's phase: planned (inside the plan's transaction)."""
-    con.execute("INSERT INTO sync_records SELECT ?, source, source_id, row_ref, "
-                "reject_reason FROM lineage", [run_id])
-    runs.set_phase(con, run_id, "planned", build_stats)
 
 
 def _pull_or_stop(con: Any, mega: Any) -> None:
@@ -335,10 +202,13 @@ def plan(
     mapping: Any = None,
     custom_fields: Iterable[str] | None = None,
     send_anyway: bool = False,
+    keep_rows: bool = True,
 ) -> PlanResult:
     """Offline: stage and build, then predict what a sync would send and what MEGA answers.
 
     Talks to no server. Predictions use the ``mega_leads`` snapshot (``leadbridge pull``).
+    ``keep_rows=False`` returns the summary alone (``rows`` empty): the rows are counted as
+    they are planned instead of held, as ``leadbridge plan`` does.
     """
     from ..workspace import Workspace
 
@@ -369,46 +239,63 @@ def plan(
                                            save_cursor=False, mapped=mapped)
                 customer = (customer_id or os.environ.get("MEGA_CUSTOMER_ID")
                             or ledger.get_meta(ws.con, "sandbox_customer_id") or "offline")
-                plans = plan_rows(ws.con, _golden(ws), customer_id=customer,
-                                  on_duplicate=on_duplicate, known=Known.of(stages, owners))
-                mapped.check(ws.con, customer, mapping_run.sent_rows(plans),
+                plans = iter_plans(ws.con, _golden_stream(ws), customer_id=customer,
+                                   on_duplicate=on_duplicate, known=Known.of(stages, owners))
+                tally = _PlanTally(keep_rows, keep_bodies=mapped.mapping is not None)
+                for p in plans:
+                    tally.add(p)
+                mapped.check(ws.con, customer, tally.bodies,
                              mapping_run.known_of(stages, owners, custom_fields))
-                send = [p for p in plans if p.action == "send"]
-                if mode == "live":
-                    n_chunks = len(send)
-                else:
-                    n_chunks = len(make_chunks([p.body for p in send], customer_id=customer,
-                                               on_duplicate=on_duplicate))
-                predicted = {s: 0 for s in ("created", "updated", "skipped", "failed")}
-                matched = {"email": 0, "phone": 0}
-                for p in send:
-                    predicted[p.predicted_status] = predicted.get(p.predicted_status, 0) + 1
-                    if p.predicted_matched_by:
-                        matched[p.predicted_matched_by] += 1
+                n_chunks = tally.sent if mode == "live" else -(-tally.sent // BULK_MAX_ROWS)
                 snapshot = ws.con.execute(
                     "SELECT count(*) FROM mega_leads WHERE customer_id = ?",
                     [customer]).fetchall()[0][0]
                 summary = {
                     **stats,
-                    "golden_rows": len(plans),
-                    "rows_to_send": len(send),
-                    "rows_unchanged": len(plans) - len(send),
+                    "golden_rows": tally.total,
+                    "rows_to_send": tally.sent,
+                    "rows_unchanged": tally.total - tally.sent,
                     "chunks": n_chunks,
                     "requests": n_chunks,
                     "endpoint": CREATE_ENDPOINT if mode == "live" else BULK_ENDPOINT,
-                    "predicted": predicted,
-                    "matched_by": matched,
+                    "predicted": tally.predicted,
+                    "matched_by": tally.matched,
                     "snapshot_leads": int(snapshot),
                     "stages_known": bool(stages),
                     "customer_id": customer,
                 }
                 if mapped.mapping is not None:
                     summary["mapping"] = mapped.summary()
-                result = PlanResult(ws.path, summary, plans)
+                result = PlanResult(ws.path, summary, tally.rows)
                 raise _Discard
         except _Discard:
             pass
         return result
+
+
+class _PlanTally:
+    """What ``plan`` reports of the rows, counted as they are planned."""
+
+    def __init__(self, keep_rows: bool, keep_bodies: bool) -> None:
+        self.keep_rows, self.keep_bodies = keep_rows, keep_bodies
+        self.rows: list[RowPlan] = []
+        self.bodies: list[dict[str, Any]] = []  # of the rows to send, for the mapping check
+        self.total = self.sent = 0
+        self.predicted = {s: 0 for s in ("created", "updated", "skipped", "failed")}
+        self.matched = {"email": 0, "phone": 0}
+
+    def add(self, p: RowPlan) -> None:
+        self.total += 1
+        if self.keep_rows:
+            self.rows.append(p)
+        if p.action != "send":
+            return
+        self.sent += 1
+        if self.keep_bodies:
+            self.bodies.append(p.body)
+        self.predicted[p.predicted_status] = self.predicted.get(p.predicted_status, 0) + 1
+        if p.predicted_matched_by:
+            self.matched[p.predicted_matched_by] += 1
 
 
 class _Discard(Exception):
@@ -540,14 +427,14 @@ def sync(
                     plans = iter_plans(con, _golden_stream(ws), customer_id=cust,
                                        on_duplicate=on_duplicate, known=known,
                                        retry_failed=retry_failed)
-                    _store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
-                                on_duplicate=on_duplicate, dry_run=dry_run)
+                    plan_store.store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
+                                          on_duplicate=on_duplicate, dry_run=dry_run)
                     if mapped.mapping is not None:
-                        mapped.check(con, cust, _stored_bodies(con, run.run_id),
+                        mapped.check(con, cust, plan_store.stored_bodies(con, run.run_id),
                                      mapping_run.known_of(known.stages, known.owners,
                                                           custom_fields, sandbox), client=mega)
                         stats["mapping"] = mapped.summary()
-                    _mark_planned(con, run.run_id, stats)
+                    plan_store.mark_planned(con, run.run_id, stats)
             except BaseException:  # nothing was sent: the run is abandoned, never half-done
                 with ledger.transaction(con):
                     runs.set_status(con, run.run_id, runs.ABANDONED)

@@ -242,20 +242,6 @@ def prior_answers(con: duckdb.DuckDBPyConnection,
     return {h: (s, lid, mb, ledger.loads(e)) for h, s, lid, mb, e in rows}
 
 
-def plan_rows(
-    con: duckdb.DuckDBPyConnection,
-    golden: Iterable[Mapping[str, Any]],
-    *,
-    customer_id: str,
-    on_duplicate: str = "update",
-    known: Known = Known(),
-    retry_failed: bool = False,
-) -> list[RowPlan]:
-    """Every golden row, in the engine's order, with its action and prediction."""
-    return list(iter_plans(con, golden, customer_id=customer_id, on_duplicate=on_duplicate,
-                           known=known, retry_failed=retry_failed))
-
-
 def iter_plans(
     con: duckdb.DuckDBPyConnection,
     golden: Iterable[Mapping[str, Any]],
@@ -266,7 +252,8 @@ def iter_plans(
     retry_failed: bool = False,
     batch_rows: int | None = None,
 ) -> Iterator[RowPlan]:
-    """``plan_rows`` one plan at a time, reading ``golden`` in batches of ``batch_rows``.
+    """Every golden row, in the engine's order, with its action and prediction; read from
+    ``golden`` in batches of ``batch_rows``.
 
     A sync stores each batch before the next is planned, so its memory holds the snapshot's
     keys and the earlier answers, not every row. Between two ``next`` calls the connection

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from leadbridge.chunking import make_chunks
 from leadbridge.mega import MegaClient
-from leadbridge.pipeline import api, ledger, planner, plan, report, runs, sync
+from leadbridge.pipeline import ledger, plan, plan_store, planner, report, runs, sync
 from leadbridge.sandbox import Sandbox
 
 from .conftest import FAST, ListConnector, customer, messy_records
@@ -53,7 +53,7 @@ def _stored(ws: Path, run_id: str) -> tuple[list[dict[str, Any]], list[tuple[Any
 def tiny_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches far smaller than a chunk, of sizes that never divide 500 or each other."""
     monkeypatch.setattr(planner, "PLAN_BATCH_ROWS", 7)
-    monkeypatch.setattr(api, "STORE_BATCH_ROWS", 13)
+    monkeypatch.setattr(plan_store, "STORE_BATCH_ROWS", 13)
 
 
 def test_a_plan_stored_in_batches_is_the_plan_made_whole(
@@ -95,7 +95,7 @@ def test_a_run_failing_while_its_plan_is_stored_leaves_none_of_it(
         sandbox: Sandbox, tmp_path: Path, tiny_batches: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
     writes: list[int] = []
-    real = api._PlanStore._write
+    real = plan_store.PlanStore._write
 
     def failing(self: Any) -> None:
         writes.append(len(self.rows))
@@ -103,7 +103,7 @@ def test_a_run_failing_while_its_plan_is_stored_leaves_none_of_it(
             raise RuntimeError("disk full")
         real(self)
 
-    monkeypatch.setattr(api._PlanStore, "_write", failing)
+    monkeypatch.setattr(plan_store.PlanStore, "_write", failing)
     ws = tmp_path / "ws.duckdb"
     with _client(sandbox) as client, pytest.raises(RuntimeError, match="disk full"):
         sync(ListConnector(messy_records(300, seed=4)), workspace=ws, client=client,
@@ -165,3 +165,28 @@ def test_outcomes_read_like_the_list_they_replaced(
     assert report.write_json(new, buf) == len(old)
     assert buf.getvalue() == json.dumps([{c: o[c] for c in report.COLUMNS} for o in old],
                                         ensure_ascii=False, indent=1) + "\n"
+
+
+def test_a_plan_counted_as_it_goes_reports_what_the_kept_rows_say(
+        sandbox: Sandbox, tmp_path: Path, tiny_batches: None) -> None:
+    records = messy_records(900, seed=5, bad_stage=40)
+    ws = tmp_path / "ws.duckdb"
+    with _client(sandbox) as client:  # a first sync, so the plan predicts merges as well
+        sync(ListConnector(records[:500]), workspace=ws, client=client)
+    records = [dict(r, contact_name=f"Renamed {i}", updated_at="2026-03-01T00:00:00Z")
+               if i < 500 and i % 5 == 0 else r for i, r in enumerate(records)]
+    cust, stages = customer(sandbox), sandbox.config.stages
+    kept = plan(ListConnector(records), workspace=ws, customer_id=cust, stages=stages)
+    counted = plan(ListConnector(records), workspace=ws, customer_id=cust, stages=stages,
+                   keep_rows=False)
+    assert counted.rows == [] and len(kept.rows) == kept.summary["golden_rows"]
+    assert counted.summary == kept.summary
+    send = [p for p in kept.rows if p.action == "send"]
+    s = kept.summary
+    assert s["rows_to_send"] == len(send) and s["rows_unchanged"] > 0
+    assert s["chunks"] == len(make_chunks([p.body for p in send], customer_id=cust))
+    assert s["predicted"] == {k: sum(p.predicted_status == k for p in send)
+                              for k in ("created", "updated", "skipped", "failed")}
+    assert s["predicted"]["updated"] > 0 and s["predicted"]["failed"] > 0
+    assert s["matched_by"] == {k: sum(p.predicted_matched_by == k for p in send)
+                               for k in ("email", "phone")}

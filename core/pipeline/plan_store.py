@@ -1,0 +1,144 @@
+"""Store a sync run's plan: its rows (``sync_rows``) and its requests (``sync_chunks``).
+
+Why a module of its own: the plan is stored as it is made, a batch at a time, so a sync of
+millions of records never holds every row as Python objects; the chunks are cut on the way
+with exactly the bytes and keys ``chunking.make_chunks`` gives the whole list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from ..chunking import canonical_json, idempotency_key, make_chunks
+from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT
+from . import ledger, runs
+from .planner import RowPlan, live_body
+
+
+#: Golden rows planned and stored per batch by ``sync``: its memory holds one batch of rows
+#: as Python objects, not all of them.
+STORE_BATCH_ROWS = 20_000
+
+_ROWS_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("ord", pa.int64()), ("row_ref", pa.string()),
+    ("send_hash", pa.string()), ("action", pa.string()), ("chunk_index", pa.int32()),
+    ("predicted_status", pa.string()), ("predicted_lead_id", pa.string()),
+    ("predicted_matched_by", pa.string()), ("predicted_errors", pa.string()),
+    ("status", pa.string()), ("lead_id", pa.string()), ("matched_by", pa.string()),
+    ("errors", pa.string()), ("ignored_custom_fields", pa.string()), ("body", pa.string()),
+])
+_CHUNKS_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("chunk_index", pa.int32()), ("endpoint", pa.string()),
+    ("idempotency_key", pa.string()), ("body", pa.binary()), ("n_rows", pa.int32())])
+
+
+class PlanStore:
+    """Writes a run's planned rows and its chunks (exact bytes and keys) as they come.
+
+    Rows go to ``sync_rows`` every ``batch_rows``; a bulk chunk is cut every 500 rows to
+    send, as ``make_chunks`` cuts them (a row's chunk is known when it is planned: rows are
+    cut by count only). The caller holds the transaction: a run's plan is stored whole or
+    not at all.
+    """
+
+    def __init__(self, con: Any, run_id: str, *, customer_id: str, mode: str,
+                 on_duplicate: str, dry_run: bool, batch_rows: int | None = None) -> None:
+        self.con, self.run_id, self.customer_id = con, run_id, customer_id
+        self.mode, self.on_duplicate, self.dry_run = mode, on_duplicate, dry_run
+        self.batch_rows = batch_rows or STORE_BATCH_ROWS
+        self.rows: list[dict[str, Any]] = []
+        self.chunks: list[dict[str, Any]] = []
+        self.pending: list[RowPlan] = []  # bulk rows not yet in a chunk
+        self.sent = 0
+        self.n_chunks = 0
+
+    def add(self, p: RowPlan) -> None:
+        if p.action == "send":
+            if self.mode == "live":
+                p.chunk_index = self.sent
+                body = canonical_json(live_body(p.body))
+                self._chunk(CREATE_ENDPOINT, body, idempotency_key(
+                    self.customer_id, CREATE_ENDPOINT, body, row_ref=p.row_ref), 1)
+            else:
+                p.chunk_index = self.sent // BULK_MAX_ROWS
+                self.pending.append(p)
+                if len(self.pending) == BULK_MAX_ROWS:
+                    self._cut()
+            self.sent += 1
+        self.rows.append({
+            "run_id": self.run_id, "ord": p.ord, "row_ref": p.row_ref,
+            "send_hash": p.send_hash, "action": p.action, "chunk_index": p.chunk_index,
+            "predicted_status": p.predicted_status, "predicted_lead_id": p.predicted_lead_id,
+            "predicted_matched_by": p.predicted_matched_by,
+            "predicted_errors": ledger.dumps(p.predicted_errors),
+            "status": p.status, "lead_id": p.lead_id, "matched_by": p.matched_by,
+            "errors": ledger.dumps(p.errors), "ignored_custom_fields": None,
+            "body": (json.dumps(p.body, sort_keys=True, ensure_ascii=False)
+                     if p.action == "send" else None),  # unchanged rows are not re-stored
+        })
+        if len(self.rows) >= self.batch_rows:
+            self._write()
+
+    def close(self) -> int:
+        """Cut the last chunk, write what is left; returns the number of requests."""
+        if self.pending:
+            self._cut()
+        self._write()
+        return self.n_chunks
+
+    def _cut(self) -> None:
+        (chunk,) = make_chunks([p.body for p in self.pending], customer_id=self.customer_id,
+                               on_duplicate=self.on_duplicate, dry_run=self.dry_run,
+                               first_index=self.n_chunks)
+        self._chunk(BULK_ENDPOINT, chunk.body, chunk.idempotency_key, len(chunk.row_refs))
+        self.pending = []
+
+    def _chunk(self, endpoint: str, body: bytes, key: str, n_rows: int) -> None:
+        self.chunks.append({"run_id": self.run_id, "chunk_index": self.n_chunks,
+                            "endpoint": endpoint, "idempotency_key": key, "body": body,
+                            "n_rows": n_rows})
+        self.n_chunks += 1
+
+    def _write(self) -> None:
+        rows = pa.Table.from_pylist(self.rows, schema=_ROWS_SCHEMA)
+        chunks = pa.Table.from_pylist(self.chunks, schema=_CHUNKS_SCHEMA)
+        self.rows, self.chunks = [], []
+        self.con.register("lb_rows", rows)
+        self.con.register("lb_chunks", chunks)
+        try:
+            self.con.execute("INSERT INTO sync_rows SELECT * FROM lb_rows")
+            self.con.execute(
+                "INSERT INTO sync_chunks SELECT run_id, chunk_index, endpoint, idempotency_key, "
+                "body, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, NULL FROM lb_chunks")
+        finally:
+            self.con.unregister("lb_rows")
+            self.con.unregister("lb_chunks")
+
+
+def store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: str,
+                mode: str, on_duplicate: str, dry_run: bool) -> int:
+    """Store every plan as it comes (inside the caller's transaction); returns the number
+    of requests (chunks) the run will send."""
+    store = PlanStore(con, run_id, customer_id=customer_id, mode=mode,
+                       on_duplicate=on_duplicate, dry_run=dry_run)
+    for p in plans:
+        store.add(p)
+    return store.close()
+
+
+def stored_bodies(con: Any, run_id: str) -> Iterator[dict[str, Any]]:
+    """The bodies a run will send, in order, read back from its stored rows."""
+    rows = con.execute("SELECT body FROM sync_rows WHERE run_id = ? AND action = 'send' "
+                       "ORDER BY ord", [run_id]).fetchall()
+    return (json.loads(body) for (body,) in rows)
+
+
+def mark_planned(con: Any, run_id: str, build_stats: dict[str, Any]) -> None:
+    """The lineage copy, and the run's phase: planned (inside the plan's transaction)."""
+    con.execute("INSERT INTO sync_records SELECT ?, source, source_id, row_ref, "
+                "reject_reason FROM lineage", [run_id])
+    runs.set_phase(con, run_id, "planned", build_stats)

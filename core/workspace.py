@@ -96,6 +96,9 @@ class Workspace:
             base = target.parent if target else Path(tempfile.gettempdir())
             temp_directory = base / f".leadbridge-tmp-{os.getpid()}"
         con.execute("SET temp_directory = ?", [str(temp_directory)])
+        # DuckDB draws its own progress bar on stdout for any statement over two seconds: a
+        # library must not write into its caller's output (the CLI draws its own)
+        con.execute("SET enable_progress_bar = false")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         if memory_limit:

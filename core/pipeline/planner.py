@@ -265,8 +265,12 @@ def iter_plans(
     ord_ = 0
     for batch in _batched(golden, batch_rows or PLAN_BATCH_ROWS):
         bodies = [_body(golden_row) for golden_row in batch]
+        # only a keyless row whose content-only hash has an answer can have been answered
+        # under it: ask the ledger about those alone (asking about every keyless row scanned
+        # sync_rows once per batch)
         legacy = _answered_before_row_hashes(con, customer_id, [
-            b.get("row_ref", "") for b, _, keyless in bodies if keyless] if prior else [])
+            b.get("row_ref", "") for b, content_hash, keyless in bodies
+            if keyless and send_hash(b, on_duplicate, content_hash) in prior])
         for body, content_hash, keyless in bodies:
             yield _plan_one(ord_, body, content_hash, keyless, index, prior, legacy,
                             on_duplicate=on_duplicate, known=known, retry_failed=retry_failed)

@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="DuckDB memory cap of leadbridge and the floors (default: the "
                              "engine's own 2GB; e.g. 16GB to see a run without spilling)")
     parser.add_argument("--dir", default=None, help="where generated CSVs go (default: temp)")
+    parser.add_argument("--extra-columns", type=int, default=0,
+                        help="generate N extra CRM properties per record (a wide export)")
     parser.add_argument("--child", nargs=3, metavar=("NAME", "PATH", "THREADS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -292,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     names = [c.strip() for c in args.contenders.split(",") if c.strip()]
     table = []
     for rows in [int(r) for r in args.rows.split(",")]:
-        path = work / f"leads-{rows}-{args.seed}.csv"
+        wide = f"-w{args.extra_columns}" if args.extra_columns else ""
+        path = work / f"leads-{rows}-{args.seed}{wide}.csv"
         if not path.exists():
-            write_csv(rows, args.seed, path)
+            write_csv(rows, args.seed, path, args.extra_columns)
         results: dict[str, dict] = {}
         for name in names:
             if name == "python" and rows > args.python_max_rows:

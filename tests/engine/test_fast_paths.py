@@ -185,3 +185,40 @@ def test_chunks_without_refs_have_the_same_bodies_and_keys(
         [(c.index, c.idempotency_key, c.body) for c in full]
     assert all(c.row_refs == () for c in bare)
     assert sum(len(c.row_refs) for c in full) == rows
+
+
+@FEW
+@given(recs=leads(), size=st.integers(1, 4), budget=st.integers(1, 3000))
+def test_chunks_are_the_same_whatever_the_writers_window(
+        recs: list[dict[str, Any]], size: int, budget: int) -> None:
+    from leadbridge.engine import chunks as chunk_writer
+
+    with Workspace.open(None, threads=1) as ws:
+        stage(ws, "t", recs)
+        build(ws, OPTIONS["default"])
+        whole = list(sql_chunks(ws, "c", size=size))
+        saved, chunk_writer.WINDOW_BYTES = chunk_writer.WINDOW_BYTES, budget
+        try:  # windows of a few chunks, or of one
+            parts = list(sql_chunks(ws, "c", size=size))
+        finally:
+            chunk_writer.WINDOW_BYTES = saved
+    assert parts == whole
+
+
+def test_the_chunk_writers_window_holds_fewer_wide_rows() -> None:
+    # counted in rows, a window of wide rows (150 custom fields) took 2.7 GB at 300k records
+    from leadbridge.engine.chunks import MAX_WINDOW_ROWS, WINDOW_BYTES, _window_rows
+    from leadbridge.engine.golden import row_json_sql
+
+    def window(custom: dict[str, str] | None) -> int:
+        recs = [{"source_id": f"r{i}", "contact_email": f"p{i}@x.com", "custom_fields": custom}
+                for i in range(300)]
+        with Workspace.open(None, threads=1) as ws:
+            stage(ws, "t", recs)
+            build(ws, OPTIONS["default"])
+            return _window_rows(ws, "golden", row_json_sql(), 500)
+
+    wide = {f"prop_{k:03d}": f"value number {k}" for k in range(150)}
+    assert window(None) == MAX_WINDOW_ROWS
+    assert window(wide) % 500 == 0
+    assert window(wide) * 150 * len('"prop_001":"value number 1"') <= WINDOW_BYTES

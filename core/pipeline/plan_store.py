@@ -120,11 +120,11 @@ class PlanStore:
 
 
 def store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: str,
-                mode: str, on_duplicate: str, dry_run: bool) -> int:
+               mode: str, on_duplicate: str, dry_run: bool) -> int:
     """Store every plan as it comes (inside the caller's transaction); returns the number
     of requests (chunks) the run will send."""
     store = PlanStore(con, run_id, customer_id=customer_id, mode=mode,
-                       on_duplicate=on_duplicate, dry_run=dry_run)
+                      on_duplicate=on_duplicate, dry_run=dry_run)
     for p in plans:
         store.add(p)
     return store.close()

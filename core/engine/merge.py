@@ -84,6 +84,36 @@ def _long_custom(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[s
     con.execute("DROP TABLE _lb_cf")
 
 
+#: Custom-field keys merged per aggregate. One aggregate holds a string state per key and
+#: cluster, and DuckDB cannot spill those: with 150 keys, 1M records ran out of the 2 GB cap.
+KEYS_PER_PASS = 32
+
+
+def _key_passes(layout: CustomLayout) -> list[tuple[str, ...]]:
+    """The struct's keys in slices of ``KEYS_PER_PASS`` (one slice for a list layout)."""
+    keys = layout.keys or ()
+    return [keys[i:i + KEYS_PER_PASS] for i in range(0, len(keys), KEYS_PER_PASS)] or [()]
+
+
+def _custom_in_passes(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[str],
+                      grouped: str, passes: list[tuple[str, ...]]) -> None:
+    """``_lb_gf_multi`` with a wide struct merged a slice of keys per aggregate, each into a
+    table of its own, then packed whole again in one join by group."""
+    con = ws.con
+    for i, keys in enumerate(passes):
+        part = ", ".join(f"{lit(k)}: {_pick(cf_rule, layout.field('cf', k), layout.field('cf', k))}"
+                         for k in keys)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_cfp{i} AS "
+                    f"SELECT grp, {{{part}}} AS cf FROM _lb_mm GROUP BY grp")
+    where = {k: layout.field(f"p{i}.cf", k) for i, keys in enumerate(passes) for k in keys}
+    joins = " ".join(f"JOIN _lb_cfp{i} p{i} USING (grp)" for i in range(len(passes)))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS "
+                f"SELECT {', '.join(cols)}, g.grp, {layout.pack(where)} AS cf "
+                f"FROM ({grouped}) g {joins}")
+    for i in range(len(passes)):
+        con.execute(f"DROP TABLE _lb_cfp{i}")
+
+
 def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
     """Aggregate multi-record groups into ``_lb_gf_multi``; return a SQL relation of every
     group's merged fields (golden columns, email_key, phone_key, cf) with its
@@ -99,7 +129,8 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
     # read once (the default rules): a view, so the wide rows are never copied; read
     # several times (most_frequent, long-form custom fields): a table
     rules = [options.rule(RULE_NAME.get(c, c)) for c in FIELDS] + [options.rule("custom_fields")]
-    once = layout.is_struct and "most_frequent" not in rules
+    passes = _key_passes(layout)
+    once = layout.is_struct and "most_frequent" not in rules and len(passes) <= 1
     con.execute(f"""
         CREATE OR REPLACE TEMP {'VIEW' if once else 'TABLE'} _lb_mm AS
         SELECT m.*, {_prio(options)} AS prio, o.ord FROM lb_mrec m JOIN _lb_mo o USING (rid)""")
@@ -131,14 +162,16 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
             cols.append(f"g.{col}")
     cf_rule = options.rule("custom_fields")
     direct = layout.is_struct and cf_rule != "most_frequent"
-    if direct:  # key by key as plain aggregates of the struct's fields
+    if direct and len(passes) == 1:  # key by key as plain aggregates of the struct's fields
         selects.append(layout.pack({
             k: _pick(cf_rule, layout.field("cf", k), layout.field("cf", k))
             for k in layout.keys or ()}) + " AS cf")
     grouped = f"SELECT grp, {', '.join(selects)} FROM _lb_mm {' '.join(joins)} GROUP BY grp"
-    if direct:
+    if direct and len(passes) == 1:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS "
                     f"SELECT {', '.join(cols)}, g.grp, g.cf FROM ({grouped}) g")
+    elif direct:
+        _custom_in_passes(ws, layout, cf_rule, cols, grouped, passes)
     else:
         _long_custom(ws, layout, cf_rule, cols, grouped)
     con.execute(f"DROP {'VIEW' if once else 'TABLE'} _lb_mm")

@@ -2,6 +2,7 @@
 
 - custom fields as a STRUCT (few keys) vs the general key/value list (forced here by
   lowering ``MAX_STRUCT_KEYS``): same golden rows, same chunk bytes, under every rule;
+- a wide STRUCT merged a slice of keys per aggregate vs all keys in one;
 - ``lb_fstrip`` (regex skipped when no end is whitespace) equals ``lb_strip``;
 - ``dedupe`` in memory (scratch build: no transaction, records dropped early) writes the
   same files as ``dedupe`` on a workspace file (transactional build).
@@ -84,6 +85,19 @@ def test_struct_custom_fields_equal_the_list_form(recs: list[dict[str, Any]], na
         mp.setattr("leadbridge.engine.custom.MAX_STRUCT_KEYS", 0)
         general = _run(recs, OPTIONS[name])
     assert fast == general
+
+
+@FEW
+@given(recs=leads(), name=st.sampled_from(sorted(OPTIONS)), per_pass=st.integers(1, 2))
+def test_custom_fields_merged_a_few_keys_per_pass_equal_one_pass(
+        recs: list[dict[str, Any]], name: str, per_pass: int) -> None:
+    # wide exports (150 keys) merge their keys in slices: one aggregate of every key ran
+    # out of memory at 1M records
+    whole = _run(recs, OPTIONS[name])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("leadbridge.engine.merge.KEYS_PER_PASS", per_pass)
+        sliced = _run(recs, OPTIONS[name])
+    assert sliced == whole
 
 
 @FEW

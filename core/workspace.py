@@ -17,7 +17,7 @@ from types import TracebackType
 
 import duckdb
 
-from .errors import WorkspaceError
+from .errors import ConfigError, WorkspaceError
 from .mega_model import duckdb_macros
 
 
@@ -102,7 +102,12 @@ class Workspace:
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
-            con.execute("SET memory_limit = ?", [memory_limit])
+            try:
+                con.execute("SET memory_limit = ?", [memory_limit])
+            except duckdb.Error:
+                con.close()
+                raise ConfigError(f"memory limit {memory_limit!r} is not a size DuckDB takes: "
+                                  "give one like 2GB or 500MB") from None
         for statement in duckdb_macros():
             con.execute(statement)
         return cls(con, target)

@@ -23,11 +23,19 @@ def friendly_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import duckdb
+
         try:
             return func(*args, **kwargs)
         except LeadbridgeError as exc:
             typer.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except duckdb.OutOfMemoryException as exc:  # the machine, not the input: say so
+            first = str(exc).splitlines()[0] if str(exc) else "out of memory"
+            typer.echo(f"Error: stopped, DuckDB ran out of memory ({first}). Nothing was "
+                       "lost: free memory (or disk for its temp folder), or raise the cap "
+                       "(dedupe --memory-limit), and run the same command again", err=True)
+            sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
 

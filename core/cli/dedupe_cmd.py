@@ -85,6 +85,9 @@ def dedupe_command(
         None, "--engine-option", help="Engine option key=value (repeatable): household=separate, "
         "placeholder_guard=false, placeholder_threshold=N, survivorship.FIELD=RULE, "
         "source_priority=a,b."),
+    memory_limit: str = typer.Option(
+        "2GB", "--memory-limit", help="DuckDB's memory cap, like 2GB or 8GB (none: DuckDB's "
+        "own, 80% of RAM); beyond it the engine spills to a temp folder."),
 ) -> None:
     """De-duplicate a source offline exactly as MEGA would merge it; write the plan files."""
     from ..engine import EngineOptions, dedupe
@@ -98,8 +101,9 @@ def dedupe_command(
     if connector is None:  # --job names the source, its [engine] and its [mapping]
         connector, options = _from_job(job)
     _output_folder(out)  # once every argument is valid, before the source is read
+    cap = None if memory_limit.strip().lower() == "none" else memory_limit.strip()
     result = dedupe(connector, out, workspace=workspace, options=options,
-                    customer_id=customer_id)
+                    customer_id=customer_id, memory_limit=cap)
     s = result.summary()
     lines = [
         ("records", s["records"]),

@@ -7,6 +7,8 @@ key. Single-record clusters (most of them) skip the aggregation entirely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..workspace import Workspace
 from .custom import CustomLayout, lit
 from .options import EngineOptions
@@ -52,9 +54,10 @@ def _pick(rule: str, value: str, payload: str) -> str:
 
 
 def _long_custom(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[str],
-                 grouped: str) -> None:
+                 grouped: str, passes: list[tuple[str, ...]]) -> None:
     """``_lb_gf_multi`` with custom fields merged in long form (key, value) rows: the list
-    layout, and ``most_frequent`` (which counts values per key) for either layout."""
+    layout, and ``most_frequent`` (which counts values per key) for either layout. A struct
+    is packed again a slice of keys per aggregate, as ``_custom_in_passes`` merges it."""
     con = ws.con
     if cf_rule == "most_frequent":
         cf_pick = ("arg_max(value, {'n': n, 'o': o}) AS value FROM (SELECT grp, key, value, "
@@ -65,23 +68,29 @@ def _long_custom(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[s
         items = ", ".join(f"{{'key': {lit(k)}, 'value': {layout.field('cf', k)}}}"
                           for k in layout.keys or ())
         entries = f"list_filter([{items}], lambda x: x.value IS NOT NULL)"
-        packed = layout.pack({k: f"any_value(value) FILTER (WHERE key = {lit(k)})"
-                              for k in layout.keys or ()})
     else:
         entries = "cf"
-        packed = "list({'key': key, 'value': value} ORDER BY key)"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _lb_cf AS
         SELECT grp, ord, prio, e.key AS key, e.value AS value
         FROM (SELECT grp, ord, prio, unnest({entries}) AS e FROM _lb_mm)""")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS
-        SELECT {', '.join(cols)}, g.grp, coalesce(c.cf, {layout.empty()}) AS cf
-        FROM ({grouped}) g
-        LEFT JOIN (
-          SELECT grp, {packed} AS cf FROM (
-            SELECT grp, key, {cf_pick} GROUP BY grp, key) GROUP BY grp) c USING (grp)""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_cfw AS SELECT grp, key, {cf_pick} "
+                "GROUP BY grp, key")
     con.execute("DROP TABLE _lb_cf")
+    if layout.is_struct:
+        _join_passes(ws, layout, cols, grouped, passes, lambda keys: (
+            "SELECT grp, {" + ", ".join(
+                f"{lit(k)}: any_value(value) FILTER (WHERE key = {lit(k)})" for k in keys)
+            + "} AS cf FROM _lb_cfw WHERE key IN (" + ", ".join(map(lit, keys))
+            + ") GROUP BY grp"))
+    else:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS
+            SELECT {', '.join(cols)}, g.grp, coalesce(c.cf, {layout.empty()}) AS cf
+            FROM ({grouped}) g
+            LEFT JOIN (SELECT grp, list({{'key': key, 'value': value}} ORDER BY key) AS cf
+                       FROM _lb_cfw GROUP BY grp) c USING (grp)""")
+    con.execute("DROP TABLE _lb_cfw")
 
 
 #: Custom-field keys merged per aggregate. One aggregate holds a string state per key and
@@ -95,23 +104,31 @@ def _key_passes(layout: CustomLayout) -> list[tuple[str, ...]]:
     return [keys[i:i + KEYS_PER_PASS] for i in range(0, len(keys), KEYS_PER_PASS)] or [()]
 
 
-def _custom_in_passes(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[str],
-                      grouped: str, passes: list[tuple[str, ...]]) -> None:
-    """``_lb_gf_multi`` with a wide struct merged a slice of keys per aggregate, each into a
-    table of its own, then packed whole again in one join by group."""
+def _join_passes(ws: Workspace, layout: CustomLayout, cols: list[str], grouped: str,
+                 passes: list[tuple[str, ...]], part: Callable[[tuple[str, ...]], str]) -> None:
+    """``_lb_gf_multi``: the ``grouped`` fields and a struct packed whole from one table per
+    slice of keys (``part(keys)`` selects ``grp`` and a struct ``cf`` of those keys; a group
+    missing from a slice's table has none of its keys)."""
     con = ws.con
     for i, keys in enumerate(passes):
-        part = ", ".join(f"{lit(k)}: {_pick(cf_rule, layout.field('cf', k), layout.field('cf', k))}"
-                         for k in keys)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_cfp{i} AS "
-                    f"SELECT grp, {{{part}}} AS cf FROM _lb_mm GROUP BY grp")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_cfp{i} AS {part(keys)}")
     where = {k: layout.field(f"p{i}.cf", k) for i, keys in enumerate(passes) for k in keys}
-    joins = " ".join(f"JOIN _lb_cfp{i} p{i} USING (grp)" for i in range(len(passes)))
+    joins = " ".join(f"LEFT JOIN _lb_cfp{i} p{i} USING (grp)" for i in range(len(passes)))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _lb_gf_multi AS "
                 f"SELECT {', '.join(cols)}, g.grp, {layout.pack(where)} AS cf "
                 f"FROM ({grouped}) g {joins}")
     for i in range(len(passes)):
         con.execute(f"DROP TABLE _lb_cfp{i}")
+
+
+def _custom_in_passes(ws: Workspace, layout: CustomLayout, cf_rule: str, cols: list[str],
+                      grouped: str, passes: list[tuple[str, ...]]) -> None:
+    """``_lb_gf_multi`` with a wide struct merged a slice of keys per aggregate, each into a
+    table of its own, then packed whole again in one join by group."""
+    _join_passes(ws, layout, cols, grouped, passes, lambda keys: (
+        "SELECT grp, {" + ", ".join(
+            f"{lit(k)}: {_pick(cf_rule, layout.field('cf', k), layout.field('cf', k))}"
+            for k in keys) + "} AS cf FROM _lb_mm GROUP BY grp"))
 
 
 def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
@@ -173,7 +190,7 @@ def merge(ws: Workspace, options: EngineOptions, layout: CustomLayout) -> str:
     elif direct:
         _custom_in_passes(ws, layout, cf_rule, cols, grouped, passes)
     else:
-        _long_custom(ws, layout, cf_rule, cols, grouped)
+        _long_custom(ws, layout, cf_rule, cols, grouped, passes)
     con.execute(f"DROP {'VIEW' if once else 'TABLE'} _lb_mm")
     con.execute("DROP TABLE _lb_mo")
     # single-record groups take their record as is (lb_mrec carries row_ref and sort_key)

@@ -2,7 +2,8 @@
 
 - custom fields as a STRUCT (few keys) vs the general key/value list (forced here by
   lowering ``MAX_STRUCT_KEYS``): same golden rows, same chunk bytes, under every rule;
-- a wide STRUCT merged a slice of keys per aggregate vs all keys in one;
+- a wide STRUCT merged (or, under `most_frequent`, packed) a slice of keys per aggregate vs
+  all keys in one;
 - ``lb_fstrip`` (regex skipped when no end is whitespace) equals ``lb_strip``;
 - ``dedupe`` in memory (scratch build: no transaction, records dropped early) writes the
   same files as ``dedupe`` on a workspace file (transactional build).

@@ -39,19 +39,27 @@ def golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None) -> list[di
 
 
 def iter_golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None, *,
-                     batch_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+                     batch_rows: int = 10_000,
+                     without: str | None = None) -> Iterator[dict[str, Any]]:
     """``golden_rows`` one batch of dicts at a time.
 
     The rows are fetched whole as Arrow before the first is yielded, so the connection is
     free for other statements while the caller works through them; only ``batch_rows`` of
     them are Python dicts at once (a dict per row costs several times its Arrow bytes:
     holding them all was most of a big sync's memory).
+
+    ``without``: a table with a ``row_ref`` column whose rows are left out (a caller that
+    dealt with them in SQL); each row then also carries ``ord``, its 0-based place in the
+    order of every golden row.
     """
     source = _selected(ws, row_refs)
+    fields = ", ".join(GOLDEN_FIELDS)
+    if without is not None:
+        source = (f"(SELECT *, row_number() OVER (ORDER BY sort_key) - 1 AS ord FROM {source}) "
+                  f"ANTI JOIN {without} USING (row_ref)")
+        fields += ", ord"
     try:
-        table = ws.con.sql(
-            f"SELECT {', '.join(GOLDEN_FIELDS)} FROM {source} ORDER BY sort_key"
-        ).to_arrow_table()
+        table = ws.con.sql(f"SELECT {fields} FROM {source} ORDER BY sort_key").to_arrow_table()
     finally:
         if row_refs is not None:
             ws.con.unregister("_lb_refs")

@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT
 from . import ledger, plan_store, pull, report, runs
 from .job import Job
-from .planner import Known, RowPlan, iter_plans
+from .planner import CARRIED, Known, RowPlan, carry_over, iter_plans
 from .progress import Progress
 from .push import RunStopped, is_config_problem, push
 from .target import NO_TOKEN, open_target, time_scale
@@ -125,10 +125,11 @@ def _extract_and_build(ws: Any, connector: Connector, label: str, engine_options
     return stats
 
 
-def _golden_stream(ws: Any) -> Iterator[dict[str, Any]]:
+def _golden_stream(ws: Any, *, carried: bool = False) -> Iterator[dict[str, Any]]:
+    """The golden rows to plan (without those ``carry_over`` set aside when ``carried``)."""
     from ..engine import iter_golden_rows
 
-    return iter_golden_rows(ws)
+    return iter_golden_rows(ws, without=CARRIED if carried else None)
 
 
 def _pull_or_stop(con: Any, mega: Any) -> None:
@@ -239,9 +240,14 @@ def plan(
                                            save_cursor=False, mapped=mapped)
                 customer = (customer_id or os.environ.get("MEGA_CUSTOMER_ID")
                             or ledger.get_meta(ws.con, "sandbox_customer_id") or "offline")
-                plans = iter_plans(ws.con, _golden_stream(ws), customer_id=customer,
-                                   on_duplicate=on_duplicate, known=Known.of(stages, owners))
-                tally = _PlanTally(keep_rows, keep_bodies=mapped.mapping is not None)
+                # kept rows are every row's plan: none is carried over in SQL
+                carried = 0 if keep_rows else carry_over(ws.con, customer,
+                                                         on_duplicate=on_duplicate)
+                plans = iter_plans(ws.con, _golden_stream(ws, carried=not keep_rows),
+                                   customer_id=customer, on_duplicate=on_duplicate,
+                                   known=Known.of(stages, owners), carried=not keep_rows)
+                tally = _PlanTally(keep_rows, keep_bodies=mapped.mapping is not None,
+                                   carried=carried)
                 for p in plans:
                     tally.add(p)
                 mapped.check(ws.con, customer, tally.bodies,
@@ -276,11 +282,11 @@ def plan(
 class _PlanTally:
     """What ``plan`` reports of the rows, counted as they are planned."""
 
-    def __init__(self, keep_rows: bool, keep_bodies: bool) -> None:
+    def __init__(self, keep_rows: bool, keep_bodies: bool, carried: int = 0) -> None:
         self.keep_rows, self.keep_bodies = keep_rows, keep_bodies
         self.rows: list[RowPlan] = []
         self.bodies: list[dict[str, Any]] = []  # of the rows to send, for the mapping check
-        self.total = self.sent = 0
+        self.total, self.sent = carried, 0  # carried over in SQL: unchanged, not predicted
         self.predicted = {s: 0 for s in ("created", "updated", "skipped", "failed")}
         self.matched = {"email": 0, "phone": 0}
 
@@ -424,11 +430,14 @@ def sync(
                                            mapped=mapped)
                 # planned and stored a batch at a time, whole or not at all: one transaction
                 with ledger.transaction(con):
-                    plans = iter_plans(con, _golden_stream(ws), customer_id=cust,
+                    carry_over(con, cust, on_duplicate=on_duplicate, retry_failed=retry_failed)
+                    plan_store.store_carried(con, run.run_id)
+                    plans = iter_plans(con, _golden_stream(ws, carried=True), customer_id=cust,
                                        on_duplicate=on_duplicate, known=known,
-                                       retry_failed=retry_failed)
+                                       retry_failed=retry_failed, carried=True)
                     plan_store.store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
                                           on_duplicate=on_duplicate, dry_run=dry_run)
+                    con.execute(f"DROP TABLE {CARRIED}")
                     if mapped.mapping is not None:
                         mapped.check(con, cust, plan_store.stored_bodies(con, run.run_id),
                                      mapping_run.known_of(known.stages, known.owners,

@@ -16,7 +16,7 @@ import pyarrow as pa
 from ..chunking import canonical_json, idempotency_key, make_chunks
 from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT
 from . import ledger, runs
-from .planner import RowPlan, live_body
+from .planner import CARRIED, RowPlan, live_body
 
 
 #: Golden rows planned and stored per batch by ``sync``: its memory holds one batch of rows
@@ -128,6 +128,18 @@ def store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: 
     for p in plans:
         store.add(p)
     return store.close()
+
+
+def store_carried(con: Any, run_id: str) -> int:
+    """Store the rows ``planner.carry_over`` set aside, as ``iter_plans`` would have planned
+    them (unchanged, the earlier answer shown as skipped or failed, no body); returns how
+    many."""
+    con.execute(f"""
+        INSERT INTO sync_rows
+        SELECT ?, ord, row_ref, send_hash, 'unchanged', NULL, shown, lead_id, matched_by,
+               errors, shown, lead_id, matched_by, errors, NULL, NULL
+        FROM {CARRIED}""", [run_id])
+    return int(con.execute(f"SELECT count(*) FROM {CARRIED}").fetchall()[0][0])
 
 
 def stored_bodies(con: Any, run_id: str) -> Iterator[dict[str, Any]]:

@@ -196,11 +196,21 @@ class LeadIndex:
         self.by_phone = _Holders(self._phone, self.order)
 
     @classmethod
-    def load(cls, con: duckdb.DuckDBPyConnection, customer_id: str) -> LeadIndex:
+    def load(cls, con: duckdb.DuckDBPyConnection, customer_id: str,
+             rows: str = "golden") -> LeadIndex:
+        """The snapshot's leads that hold a key of one of ``rows`` (a relation with
+        ``email_key`` and ``phone_key``: the golden rows to plan), oldest first.
+
+        Why not every lead: a row can only ever match a lead holding one of the rows' keys
+        (a lead's keys change only to those of a row merged into it), and the whole snapshot
+        as Python objects is about 1 KB a lead: millions of leads, gigabytes.
+        """
         pull.ensure(con)
-        return cls(con.execute(
-            "SELECT id, email_key, phone_key FROM mega_leads WHERE customer_id = ? "
-            "ORDER BY coalesce(created_at, ''), id", [customer_id]).fetchall())
+        return cls(con.execute(f"""
+            SELECT id, email_key, phone_key FROM mega_leads WHERE customer_id = ? AND (
+              email_key IN (SELECT email_key FROM {rows} WHERE email_key IS NOT NULL)
+              OR phone_key IN (SELECT phone_key FROM {rows} WHERE phone_key IS NOT NULL))
+            ORDER BY coalesce(created_at, ''), id""", [customer_id]).fetchall())
 
     def _put(self, lead_id: str, ek: str | None, pk: str | None) -> None:
         old = self.keys.get(lead_id)
@@ -216,12 +226,17 @@ class LeadIndex:
         if pk:
             self._phone.setdefault(pk, set()).add(lead_id)
 
-    def apply(self, ref: str, row: Mapping[str, Any], status: str, lead_id: str | None) -> None:
-        """Record what MEGA does with the row: a new lead, or new keys on the merged one."""
-        ek, pk = email_key(row.get("contact_email")), mega_phone_key(row.get("contact_phone"))
-        if status == "created":
-            self._put(f"new:{ref}", ek, pk)
-        elif status == "updated" and lead_id is not None:
+    def apply(self, row: Mapping[str, Any], status: str, lead_id: str | None) -> None:
+        """Record what MEGA does with the row: new keys on the lead it merged into.
+
+        A lead the run creates is not indexed: no later row of the run can match it. Its
+        keys were held by no lead when it was created (else the row would have merged), no
+        other row of the run carries them (the engine's guarantee: no two golden rows share
+        a key), and a lead's keys only ever change to those of a row merged into it. Indexed,
+        a first run's new leads were most of a sync's memory (about 1 KB each).
+        """
+        if status == "updated" and lead_id is not None:
+            ek, pk = email_key(row.get("contact_email")), mega_phone_key(row.get("contact_phone"))
             old = self.keys[lead_id]
             self._put(lead_id, ek or old[0], pk or old[1])
 
@@ -292,8 +307,9 @@ def iter_plans(
     """Every golden row, in the engine's order, with its action and prediction; read from
     ``golden`` in batches of ``batch_rows``.
 
-    ``carried``: ``carry_over`` has set rows aside (``golden`` leaves them out and its rows
-    carry their ``ord``); their answers are not loaded.
+    ``golden`` streams the workspace's ``golden`` table (its keys choose the snapshot's
+    leads to load). ``carried``: ``carry_over`` has set rows aside (``golden`` leaves them
+    out and its rows carry their ``ord``); their answers and leads are not loaded.
 
     A sync stores each batch before the next is planned, so its memory holds the snapshot's
     keys and the earlier answers, not every row. Between two ``next`` calls the connection
@@ -305,7 +321,8 @@ def iter_plans(
     ord_ = 0
     for batch in _batched(golden, batch_rows or PLAN_BATCH_ROWS):
         if index is None:
-            index = LeadIndex.load(con, customer_id)
+            index = LeadIndex.load(con, customer_id, f"(SELECT * FROM golden ANTI JOIN "
+                                   f"{CARRIED} USING (row_ref))" if carried else "golden")
         bodies = [_body(golden_row) for golden_row in batch]
         # only a keyless row whose content-only hash has an answer can have been answered
         # under it: ask the ledger about those alone (asking about every keyless row scanned
@@ -362,9 +379,6 @@ def _plan_one(ord_: int, body: dict[str, Any], content_hash: str | None, keyless
                        lead_id, matched_by, errors, shown, lead_id, matched_by, errors)
     status, lead_id, matched_by, errors = predict(body, index.by_email, index.by_phone,
                                                   on_duplicate, known)
-    index.apply(body.get("row_ref", str(ord_)), body, status,
-                lead_id if status == "updated" else None)
-    if lead_id is not None and lead_id.startswith("new:"):
-        lead_id = None  # a lead this very run creates has no id yet
+    index.apply(body, status, lead_id if status == "updated" else None)
     return RowPlan(ord_, body.get("row_ref", ""), body, h, "send", status, lead_id,
                    matched_by, errors)

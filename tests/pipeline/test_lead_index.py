@@ -11,7 +11,6 @@ with the snapshot but not with each other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import given, settings

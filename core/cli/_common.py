@@ -34,10 +34,20 @@ def friendly_errors(func: F) -> F:
             first = str(exc).splitlines()[0] if str(exc) else "out of memory"
             typer.echo(f"Error: stopped, DuckDB ran out of memory ({first}). Nothing was "
                        "lost: free memory (or disk for its temp folder), or raise the cap "
-                       "(dedupe --memory-limit), and run the same command again", err=True)
+                       "(--memory-limit), and run the same command again", err=True)
             sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: ``--memory-limit``'s help, for every command that builds (dedupe, plan, sync).
+MEMORY_LIMIT_HELP = ("DuckDB's memory cap, like 2GB or 8GB (none: DuckDB's own, 80% of RAM); "
+                     "beyond it the engine spills to a temp folder.")
+
+
+def memory_cap(text: str) -> str | None:
+    """``--memory-limit`` as ``Workspace.open`` takes it: ``none`` lifts the cap."""
+    return None if text.strip().lower() == "none" else text.strip()
 
 
 def quiet_retry_logs() -> None:

@@ -16,7 +16,8 @@ import typer
 
 from ..connector import Connector
 from ..errors import ConfigError
-from ._common import connector_from_args, friendly_errors, parse_options
+from ._common import (MEMORY_LIMIT_HELP, connector_from_args, friendly_errors, memory_cap,
+                      parse_options)
 
 
 def register(app: typer.Typer) -> None:
@@ -85,9 +86,7 @@ def dedupe_command(
         None, "--engine-option", help="Engine option key=value (repeatable): household=separate, "
         "placeholder_guard=false, placeholder_threshold=N, survivorship.FIELD=RULE, "
         "source_priority=a,b."),
-    memory_limit: str = typer.Option(
-        "2GB", "--memory-limit", help="DuckDB's memory cap, like 2GB or 8GB (none: DuckDB's "
-        "own, 80% of RAM); beyond it the engine spills to a temp folder."),
+    memory_limit: str = typer.Option("2GB", "--memory-limit", help=MEMORY_LIMIT_HELP),
 ) -> None:
     """De-duplicate a source offline exactly as MEGA would merge it; write the plan files."""
     from ..engine import EngineOptions, dedupe
@@ -101,9 +100,8 @@ def dedupe_command(
     if connector is None:  # --job names the source, its [engine] and its [mapping]
         connector, options = _from_job(job)
     _output_folder(out)  # once every argument is valid, before the source is read
-    cap = None if memory_limit.strip().lower() == "none" else memory_limit.strip()
     result = dedupe(connector, out, workspace=workspace, options=options,
-                    customer_id=customer_id, memory_limit=cap)
+                    customer_id=customer_id, memory_limit=memory_cap(memory_limit))
     s = result.summary()
     lines = [
         ("records", s["records"]),

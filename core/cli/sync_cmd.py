@@ -17,8 +17,9 @@ import typer
 
 from ..errors import ConfigError, WorkspaceError
 from ..workspace import not_duckdb
-from ._common import (DEFAULT_WORKSPACE, build_connector, connector_from_args, friendly_errors,
-                      open_output, quiet_retry_logs, refuse_folder)
+from ._common import (DEFAULT_WORKSPACE, MEMORY_LIMIT_HELP, build_connector,
+                      connector_from_args, friendly_errors, memory_cap, open_output,
+                      quiet_retry_logs, refuse_folder)
 
 _WS_HELP = "DuckDB workspace file (created if missing)."
 
@@ -164,6 +165,7 @@ def register(app: typer.Typer) -> None:
         send_anyway: bool = typer.Option(False, "--send-anyway",
                                          help="Send even when the job's [mapping] would send "
                                          "values MEGA does not know."),
+        memory_limit: str = typer.Option("2GB", "--memory-limit", help=MEMORY_LIMIT_HELP),
     ) -> None:
         """Sync a source into MEGA: stage, de-duplicate, plan, send, and account for every record."""
         import os
@@ -181,7 +183,8 @@ def register(app: typer.Typer) -> None:
             result = sync(connector, job=spec, workspace=workspace, on_duplicate=on_duplicate,
                           mode=mode, dry_run=dry_run, retry_failed=retry_failed,
                           sandbox=sandbox, pull_first="always" if pull_first else "auto",
-                          progress=None if not json_out else False, send_anyway=send_anyway)
+                          progress=None if not json_out else False, send_anyway=send_anyway,
+                          memory_limit=memory_cap(memory_limit))
         except KeyboardInterrupt:
             typer.echo("Interrupted: nothing is lost; run the same command again to resume.",
                        err=True)
@@ -215,6 +218,7 @@ def register(app: typer.Typer) -> None:
         send_anyway: bool = typer.Option(False, "--send-anyway",
                                          help="Plan even when the job's [mapping] would send "
                                          "values MEGA does not know."),
+        memory_limit: str = typer.Option("2GB", "--memory-limit", help=MEMORY_LIMIT_HELP),
     ) -> None:
         """Offline: what a sync would send and what MEGA should answer. Sends nothing."""
         from ..pipeline import plan
@@ -223,7 +227,8 @@ def register(app: typer.Typer) -> None:
                                         encoding=encoding)
         result = plan(connector, job=job, workspace=workspace, on_duplicate=on_duplicate,
                       mode=mode, progress=None if not json_out else False,
-                      send_anyway=send_anyway, keep_rows=False)
+                      send_anyway=send_anyway, keep_rows=False,
+                      memory_limit=memory_cap(memory_limit))
         if json_out:
             typer.echo(json.dumps(result.summary, default=str))
         else:

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..connector import Connector
+from ..engine.dedupe import DEFAULT_MEMORY_LIMIT
 from .. import mapping_run
 from ..errors import ConfigError
 from ..mega_model import BULK_ENDPOINT, BULK_MAX_ROWS, CREATE_ENDPOINT
@@ -204,12 +205,14 @@ def plan(
     custom_fields: Iterable[str] | None = None,
     send_anyway: bool = False,
     keep_rows: bool = True,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
 ) -> PlanResult:
     """Offline: stage and build, then predict what a sync would send and what MEGA answers.
 
     Talks to no server. Predictions use the ``mega_leads`` snapshot (``leadbridge pull``).
     ``keep_rows=False`` returns the summary alone (``rows`` empty): the rows are counted as
-    they are planned instead of held, as ``leadbridge plan`` does.
+    they are planned instead of held, as ``leadbridge plan`` does. ``memory_limit`` caps
+    DuckDB as ``dedupe`` does (None: DuckDB's own, 80% of RAM).
     """
     from ..workspace import Workspace
 
@@ -229,7 +232,7 @@ def plan(
     connector = _connector(source, path, options)
     label = label or connector.name
     bar = Progress(progress)
-    with Workspace.open(workspace) as ws, bar.running():
+    with Workspace.open(workspace, memory_limit=memory_limit) as ws, bar.running():
         # everything (staging included) happens in one transaction that is rolled back:
         # a plan leaves the workspace exactly as it found it
         try:
@@ -356,6 +359,7 @@ def sync(
     custom_fields: Iterable[str] | None = None,
     send_anyway: bool = False,
     probe: bool = False,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
 ) -> SyncResult:
     """Run the whole job against MEGA (or a sandbox) and return its outcome.
 
@@ -364,7 +368,8 @@ def sync(
     ``auto`` pulls the MEGA snapshot once per customer (first sync), ``always`` pulls
     incrementally before every run, ``never`` predicts from whatever snapshot exists.
     A crashed or stopped run on this workspace is resumed first; when it was a run of the same
-    source, its result is the one returned.
+    source, its result is the one returned. ``memory_limit`` caps DuckDB as ``dedupe`` does
+    (None: DuckDB's own, 80% of RAM): uncapped, planning 5M records peaked at 8.8 GB.
     """
     from ..workspace import Workspace
 
@@ -394,7 +399,7 @@ def sync(
     label = label or connector.name
     eng = mapped.engine_options(_engine_options(engine_options))
     bar = Progress(progress)
-    with Workspace.open(workspace) as ws:
+    with Workspace.open(workspace, memory_limit=memory_limit) as ws:
         con = ws.con
         ledger.ensure(con)
         pull.fold_queued(con)  # answers a killed run stored but did not fold yet

@@ -23,7 +23,7 @@ from leadbridge.pipeline.planner import CARRIED, Known
 from leadbridge.sandbox import Sandbox
 from leadbridge.workspace import Workspace
 
-from .conftest import FAST, ListConnector, customer, messy_records
+from .conftest import FAST, ListConnector, cli_env, customer, messy_records, run_cli, write_csv
 
 LABEL = "testlist"
 
@@ -114,3 +114,28 @@ def test_a_plan_counted_on_a_re_run_reports_what_the_kept_rows_say(
     assert counted.rows == [] and len(kept.rows) == kept.summary["golden_rows"]
     assert 0 < kept.summary["rows_to_send"] < kept.summary["rows_unchanged"]
     assert counted.summary == kept.summary
+
+
+def test_plan_and_sync_take_a_memory_cap_that_binds(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Uncapped, a plan of 5M records peaked at 8.8 GB; capped at 2 GB (the default, as for
+    ``dedupe``), 3.4 GB. The cap changes no result, and a cap too small stops the run."""
+    records, cust = _first_records(), customer(sandbox)
+    summaries = [plan(ListConnector(records), workspace=tmp_path / f"p{i}.duckdb",
+                      customer_id=cust, stages=sandbox.config.stages, keep_rows=False,
+                      memory_limit=cap).summary
+                 for i, cap in enumerate(("2GB", None, "64MB"))]
+    assert summaries[0] == summaries[1] == summaries[2] and summaries[0]["golden_rows"] > 100
+    src = write_csv(tmp_path / "leads.csv", records)
+    env = cli_env(sandbox)
+    bad = run_cli("plan", "csv", str(src), "--id-column", "id", "--workspace",
+                  str(tmp_path / "b.duckdb"), "--memory-limit", "lots", env=env)
+    assert bad.returncode == 2 and "'lots' is not a size" in bad.stderr
+    tiny = run_cli("sync", "csv", str(src), "--id-column", "id", "--workspace",
+                   str(tmp_path / "t.duckdb"), "--memory-limit", "1MB", env=env)
+    assert tiny.returncode == 3 and "DuckDB ran out of memory" in tiny.stderr
+    assert "Traceback" not in tiny.stderr and sandbox.leads(cust) == []
+    with _client(sandbox) as client:
+        capped = sync(ListConnector(records), workspace=tmp_path / "c.duckdb", client=client,
+                      memory_limit="64MB", stages=sandbox.config.stages)
+    assert capped.summary["prediction_mismatches"] == 0
+    assert len(sandbox.leads(cust)) == summaries[0]["predicted"]["created"]

@@ -364,7 +364,7 @@ def _plan_one(ord_: int, body: dict[str, Any], content_hash: str | None, keyless
               legacy: set[tuple[str, str]], *, on_duplicate: str, known: Known,
               retry_failed: bool) -> RowPlan:
     """One row's plan: carried over when its content was answered before, else predicted
-    (and applied to ``index``, so later rows see the lead it creates or changes)."""
+    (and applied to ``index``, so later rows see the keys it gives a lead it merges into)."""
     h = send_hash(body, on_duplicate, content_hash,
                   row_ref=body.get("row_ref", "") if keyless else None)
     before = prior.get(h)

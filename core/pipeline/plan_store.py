@@ -130,16 +130,15 @@ def store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: 
     return store.close()
 
 
-def store_carried(con: Any, run_id: str) -> int:
-    """Store the rows ``planner.carry_over`` set aside, as ``iter_plans`` would have planned
-    them (unchanged, the earlier answer shown as skipped or failed, no body); returns how
-    many."""
+def store_carried(con: Any, run_id: str) -> None:
+    """Store the rows ``planner.carry_over`` set aside (it counted them), as ``iter_plans``
+    would have planned them: unchanged, the earlier answer shown as skipped or failed, no
+    body."""
     con.execute(f"""
         INSERT INTO sync_rows
         SELECT ?, ord, row_ref, send_hash, 'unchanged', NULL, shown, lead_id, matched_by,
                errors, shown, lead_id, matched_by, errors, NULL, NULL
         FROM {CARRIED}""", [run_id])
-    return int(con.execute(f"SELECT count(*) FROM {CARRIED}").fetchall()[0][0])
 
 
 def stored_bodies(con: Any, run_id: str) -> Iterator[dict[str, Any]]:

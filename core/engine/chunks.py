@@ -55,9 +55,9 @@ def iter_golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None, *,
     source = _selected(ws, row_refs)
     fields = ", ".join(GOLDEN_FIELDS)
     if without is not None:
-        source = (f"(SELECT *, row_number() OVER (ORDER BY sort_key) - 1 AS ord FROM {source}) "
-                  f"ANTI JOIN {without} USING (row_ref)")
-        fields += ", ord"
+        # sort_key is dense 1..N over golden, as iter_chunk_bodies numbers rows by it
+        source = f"{source} ANTI JOIN {without} USING (row_ref)"
+        fields += ", sort_key - 1 AS ord"
     try:
         table = ws.con.sql(f"SELECT {fields} FROM {source} ORDER BY sort_key").to_arrow_table()
     finally:

@@ -282,7 +282,8 @@ def carry_over(con: duckdb.DuckDBPyConnection, customer_id: str, *, on_duplicate
         SELECT g.ord, g.row_ref, g.h AS send_hash,
                CASE WHEN s.status = 'failed' THEN 'failed' ELSE 'skipped' END AS shown,
                s.lead_id, s.matched_by, s.errors
-        FROM (SELECT row_ref, row_number() OVER (ORDER BY sort_key) - 1 AS ord,
+        -- sort_key is dense 1..N over golden (the chunk writer numbers by it too)
+        FROM (SELECT row_ref, sort_key - 1 AS ord,
                      left(sha256(content_hash || '|' || $dup || CASE
                        WHEN coalesce(contact_email, '') = '' AND coalesce(contact_phone, '') = ''
                        THEN '|' || row_ref ELSE '' END), 32) AS h

@@ -31,13 +31,23 @@ def friendly_errors(func: F) -> F:
             typer.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except duckdb.OutOfMemoryException as exc:  # the machine, not the input: say so
-            first = str(exc).splitlines()[0] if str(exc) else "out of memory"
-            typer.echo(f"Error: stopped, DuckDB ran out of memory ({first}). Nothing was "
-                       "lost: free memory (or disk for its temp folder), or raise the cap "
-                       "(--memory-limit), and run the same command again", err=True)
-            sys.exit(3)
+            _machine_stop(exc, "ran out of memory", "free memory (or disk for its temp "
+                          "folder), or raise the cap (--memory-limit)")
+        except duckdb.IOException as exc:  # a full disk, an unusable temp folder
+            _machine_stop(exc, "could not write or read a file", "free disk space, or make "
+                          "the place it names writable")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _machine_stop(exc: Exception, what: str, fix: str) -> None:
+    """Exit 3 with one line: DuckDB stopped for a reason of the machine's, not the input's.
+    Nothing is lost (a build is all-or-nothing; a sync run resumes), so the same command
+    runs again once ``fix`` is done."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    typer.echo(f"Error: stopped, DuckDB {what} ({first}). Nothing was lost: {fix}, and run "
+               "the same command again", err=True)
+    sys.exit(3)
 
 
 #: ``--memory-limit``'s help, for every command that builds (dedupe, plan, sync).

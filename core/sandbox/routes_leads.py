@@ -93,11 +93,14 @@ class LeadRoutes:
     # --- GET /leads -----------------------------------------------------------------------
 
     def _ordered(self, customer_id: str, field: str) -> tuple[list[SortKey], list[Lead]]:
-        """Leads sorted ascending by (field, id), cached until the customer's data changes."""
-        version, leads = self.store.snapshot(customer_id)
+        """Leads sorted ascending by (field, id), cached until the customer's data changes.
+
+        The version is checked before anything is copied: copying the leads for every page
+        made reading 3.3M leads 100 at a time take over 20 minutes (each page O(all leads))."""
         cached = self._sorted.get((customer_id, field))
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached[0] == self.store.version(customer_id):
             return cached[1], cached[2]
+        version, leads = self.store.snapshot(customer_id)
         pairs = sorted(((_sort_key(lead, field), lead) for lead in leads), key=lambda p: p[0])
         keys, ordered = [p[0] for p in pairs], [p[1] for p in pairs]
         self._sorted[(customer_id, field)] = (version, keys, ordered)

@@ -149,6 +149,12 @@ class Store:
         with self.lock:
             return [dict(lead) for lead in self._customer(customer_id).leads.values()]
 
+    def version(self, customer_id: str) -> int:
+        """A number that changes whenever the customer's leads do (no copy: a list page asks
+        it first, and copies the leads only when it changed)."""
+        with self.lock:
+            return self._customer(customer_id).version
+
     def snapshot(self, customer_id: str) -> tuple[int, list[Lead]]:
         """(version, leads) without copying: callers must not mutate the leads."""
         with self.lock:

@@ -38,9 +38,11 @@ def golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None) -> list[di
     return list(iter_golden_rows(ws, row_refs))
 
 
-#: Golden rows fetched from DuckDB per query while streaming them (about 30 MB of Arrow).
+#: Golden rows fetched from DuckDB per query while streaming them: about SLICE_BYTES of row
+#: JSON, at most SLICE_ROWS rows (rows of 150 custom fields are ten times the usual size).
+SLICE_BYTES = 16 << 20
 SLICE_ROWS = 100_000
-#: The ordered copy a stream reads its slices from (one stream per connection at a time).
+#: The numbered (narrow) list of the rows a stream reads (one stream per connection at a time).
 _STREAM = "_lb_golden_stream"
 
 
@@ -49,37 +51,41 @@ def iter_golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None, *,
                      without: str | None = None) -> Iterator[dict[str, Any]]:
     """``golden_rows`` one batch of dicts at a time.
 
-    The rows are copied, numbered in order, into a temp table before the first is yielded
-    (the stream is what golden held at the call), then fetched ``SLICE_ROWS`` at a time: the
-    connection is free for other statements between slices, the copy lives in DuckDB's memory
-    (under its cap, spilled when needed), and only one slice is Arrow at once, ``batch_rows``
-    of it Python dicts. Fetched whole, the 3.3M golden rows of a 5M-record plan held 1.1 GB
-    of Arrow outside DuckDB's cap, and a dict per row costs several times its Arrow bytes.
+    The rows to stream are numbered in order in a narrow temp table (their sort keys) before
+    the first is yielded, then fetched from ``golden`` ``SLICE_ROWS`` at a time: the
+    connection is free for other statements between slices, and only one slice is Arrow at
+    once, ``batch_rows`` of it Python dicts. Fetched whole, the 3.3M golden rows of a
+    5M-record plan held 1.1 GB of Arrow outside DuckDB's cap; numbered with their payload,
+    the window held every wide row in DuckDB's memory (out of memory under a small cap).
 
     ``without``: a table with a ``row_ref`` column whose rows are left out (a caller that
     dealt with them in SQL); each row then also carries ``ord``, its 0-based place in the
     order of every golden row.
     """
     source = _selected(ws, row_refs)
-    fields = ", ".join(GOLDEN_FIELDS)
     if without is not None:
-        # sort_key is dense 1..N over golden, as iter_chunk_bodies numbers rows by it
         source = f"{source} ANTI JOIN {without} USING (row_ref)"
-        fields += ", sort_key - 1 AS ord"
     try:
-        ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {_STREAM} AS SELECT {fields}, "
+        ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {_STREAM} AS SELECT sort_key, "
                        f"row_number() OVER (ORDER BY sort_key) AS _n FROM {source}")
     finally:
         if row_refs is not None:
             ws.con.unregister("_lb_refs")
     (count,), = ws.con.execute(f"SELECT count(*) FROM {_STREAM}").fetchall()
-    return _slices(ws, count, batch_rows)
+    fields = ", ".join(f"g.{f}" for f in GOLDEN_FIELDS)
+    if without is not None:  # sort_key is dense 1..N over golden, as iter_chunk_bodies relies
+        fields += ", g.sort_key - 1 AS ord"
+    step = _window_rows(ws, "golden", row_json_sql(), 1, budget=SLICE_BYTES, most=SLICE_ROWS)
+    return _slices(ws, fields, count, step, batch_rows)
 
 
-def _slices(ws: Workspace, count: int, batch_rows: int) -> Iterator[dict[str, Any]]:
-    for start in range(0, count, SLICE_ROWS):
-        table = ws.con.sql(f"SELECT * EXCLUDE (_n) FROM {_STREAM} WHERE _n > {start} AND "
-                           f"_n <= {start + SLICE_ROWS} ORDER BY _n").to_arrow_table()
+def _slices(ws: Workspace, fields: str, count: int, step: int, batch_rows: int
+            ) -> Iterator[dict[str, Any]]:
+    for start in range(0, count, step):
+        table = ws.con.sql(
+            f"SELECT {fields} FROM golden g JOIN (SELECT sort_key, _n FROM {_STREAM} "
+            f"WHERE _n > {start} AND _n <= {start + step}) s USING (sort_key) "
+            "ORDER BY s._n").to_arrow_table()
         yield from _dicts(table, batch_rows)
     ws.con.execute(f"DROP TABLE IF EXISTS {_STREAM}")
 
@@ -100,12 +106,15 @@ WINDOW_BYTES = 64 << 20
 MAX_WINDOW_ROWS = 200_000
 
 
-def _window_rows(ws: Workspace, source: str, row_json: str, step: int) -> int:
-    """Rows per window, whole chunks, from the mean row JSON size of a fixed sample."""
+def _window_rows(ws: Workspace, source: str, row_json: str, step: int, *,
+                 budget: int | None = None, most: int | None = None) -> int:
+    """Rows per window (``budget`` bytes of row JSON, at most ``most`` rows; the chunk
+    writer's by default), whole steps, from the mean row JSON size of a fixed sample."""
     (mean,), = ws.con.execute(
         f"SELECT avg(strlen({row_json})) FROM "
         f"(SELECT * FROM {source} USING SAMPLE reservoir(1000 ROWS) REPEATABLE (7))").fetchall()
-    rows = min(MAX_WINDOW_ROWS, int(WINDOW_BYTES / max(1.0, float(mean or 1.0))))
+    rows = min(most or MAX_WINDOW_ROWS,
+               int((budget or WINDOW_BYTES) / max(1.0, float(mean or 1.0))))
     return max(1, rows // step) * step
 
 

@@ -54,6 +54,7 @@ def tiny_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches far smaller than a chunk, of sizes that never divide 500 or each other."""
     monkeypatch.setattr(planner, "PLAN_BATCH_ROWS", 7)
     monkeypatch.setattr(plan_store, "STORE_BATCH_ROWS", 13)
+    monkeypatch.setattr(plan_store, "BODY_SLICE_ROWS", 11)
 
 
 def test_a_plan_stored_in_batches_is_the_plan_made_whole(
@@ -80,6 +81,13 @@ def test_a_plan_stored_in_batches_is_the_plan_made_whole(
     for index, _, _, body, _ in chunks:
         carried = [lead["row_ref"] for lead in json.loads(body)["leads"]]
         assert carried == [r["row_ref"] for r in rows if r["chunk_index"] == index]
+    # read back a slice of places at a time (the mapping check's input): every body, in order
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        bodies = list(plan_store.stored_bodies(con, first.run_id))
+    finally:
+        con.close()
+    assert bodies == [lead for c in chunks for lead in json.loads(c[3])["leads"]]
     assert first.summary["prediction_mismatches"] == 0
     assert len(sandbox.leads(cust)) == len(to_send)
 

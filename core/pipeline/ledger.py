@@ -1,13 +1,14 @@
 """The ledger: every run, chunk, golden row and source record of a sync, in the workspace.
 
 Written before and after each request (in DuckDB transactions) so a run killed at any moment
-can be resumed: a chunk's exact body and idempotency key are stored *before* it is sent, and
-re-sent byte for byte until its answer is stored. Tables (all created here, nowhere else):
+can be resumed: a chunk's idempotency key and the rows its body is made of are stored *before*
+it is sent, and the same bytes (made again, checked against the key) are re-sent until its
+answer is stored. Tables (all created here, nowhere else):
 
 - ``sync_runs``     one row per run: source, target, phase, status, summary, exit code
 - ``sync_records``  the run's copy of the lineage: every source record and its ``row_ref``
 - ``sync_rows``     one row per golden row: hash, chunk, prediction, MEGA's answer
-- ``sync_chunks``   one row per request: endpoint, key, body bytes, state, response
+- ``sync_chunks``   one row per request: endpoint, key, state, response (body: older runs only)
 - ``sync_state``    per customer and content hash: the last final answer (minimal re-syncs)
 - ``sync_fold_queue`` answered chunks whose answers are not yet folded into the ``mega_leads``
   snapshot (``pull.fold_queued`` folds them in batches)

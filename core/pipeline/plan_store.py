@@ -37,7 +37,7 @@ _CHUNKS_SCHEMA = pa.schema([
 
 
 class PlanStore:
-    """Writes a run's planned rows and its chunks (exact bytes and keys) as they come.
+    """Writes a run's planned rows and its chunks (keys, cut from the exact bytes) as they come.
 
     Rows go to ``sync_rows`` every ``batch_rows``; a bulk chunk is cut every 500 rows to
     send, as ``make_chunks`` cuts them (a row's chunk is known when it is planned: rows are
@@ -98,8 +98,11 @@ class PlanStore:
         self.pending = []
 
     def _chunk(self, endpoint: str, body: bytes, key: str, n_rows: int) -> None:
+        # the key is stored, not the bytes: push makes them again from the stored rows and
+        # checks them against it (push.chunk_body), so the plan's transaction holds no bodies
+        del body
         self.chunks.append({"run_id": self.run_id, "chunk_index": self.n_chunks,
-                            "endpoint": endpoint, "idempotency_key": key, "body": body,
+                            "endpoint": endpoint, "idempotency_key": key, "body": None,
                             "n_rows": n_rows})
         self.n_chunks += 1
 

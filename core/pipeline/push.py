@@ -4,8 +4,8 @@ Before a request its chunk is marked ``sending`` (committed); after it, MEGA's p
 answers, the chunk's state, the minimal-sync state and the chunk's place in the queue of
 answers to fold into the ``mega_leads`` snapshot are written in one transaction (the
 snapshot is folded in batches, ``pull.fold_queued``). A chunk not ``done`` when a run is
-resumed is sent again with the same stored bytes and ``Idempotency-Key``, so MEGA replays its
-answer instead of writing twice.
+resumed is sent again with the same bytes (``chunk_body``) and ``Idempotency-Key``, so MEGA
+replays its answer instead of writing twice.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..chunking import Chunk, canonical_json, idempotency_key
-from ..errors import ConfigError, MegaError
+from ..chunking import Chunk, canonical_json, idempotency_key, make_chunks
+from ..errors import ConfigError, MegaError, WorkspaceError
 from ..mega_model import BULK_ENDPOINT, id_text
 from . import ledger, pull
+from .planner import live_body
 from .testhook import pause
 
 #: Raised out of push to stop a run that cannot finish now but can be resumed (exit 3).
@@ -43,18 +44,46 @@ class PushStats:
 def pending_chunks(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[Any, ...]]:
     """(chunk_index, endpoint, idempotency_key, n_rows) of every chunk not done, in order.
 
-    Without the bodies: each is read as its chunk is sent (``chunk_body``). Fetched with
+    Without the bodies: each is made as its chunk is sent (``chunk_body``). Fetched with
     them, the 6,620 bodies of a 5M-record first sync ran DuckDB out of its 2 GB cap."""
     return con.execute(
         "SELECT chunk_index, endpoint, idempotency_key, n_rows FROM sync_chunks "
         "WHERE run_id = ? AND state <> 'done' ORDER BY chunk_index", [run_id]).fetchall()
 
 
-def chunk_body(con: duckdb.DuckDBPyConnection, run_id: str, index: int) -> bytes:
-    """The stored bytes of one chunk: what is sent, again on every resume."""
-    (body,), = con.execute("SELECT body FROM sync_chunks WHERE run_id = ? AND chunk_index = ?",
-                           [run_id, index]).fetchall()
-    return bytes(body)
+def chunk_body(con: duckdb.DuckDBPyConnection, run_id: str, index: int, endpoint: str,
+               key: str) -> bytes:
+    """The exact bytes of one chunk, the same on every resume: made again from the run's
+    stored rows (their bodies, in order) and checked against the key stored with the plan.
+
+    Why not stored: a run's plan is stored in one transaction, and its chunk bodies (1.6 GB
+    at 5M records, ten times that with wide rows) were held whole in memory until it
+    committed. Runs planned when bodies were stored still send those bytes."""
+    (stored,), = con.execute("SELECT body FROM sync_chunks WHERE run_id = ? AND chunk_index = ?",
+                             [run_id, index]).fetchall()
+    if stored is not None:
+        return bytes(stored)
+    customer_id, on_duplicate, dry_run = con.execute(
+        "SELECT customer_id, on_duplicate, dry_run FROM sync_runs WHERE run_id = ?",
+        [run_id]).fetchall()[0]
+    rows = con.execute("SELECT row_ref, body FROM sync_rows WHERE run_id = ? AND "
+                       "chunk_index = ? AND action = 'send' ORDER BY ord",
+                       [run_id, index]).fetchall()
+    bodies = [json.loads(body) for _, body in rows]
+    if endpoint == BULK_ENDPOINT:
+        (chunk,) = make_chunks(bodies, customer_id=customer_id, on_duplicate=on_duplicate,
+                               dry_run=bool(dry_run), first_index=index)
+        body, again = chunk.body, chunk.idempotency_key
+    else:
+        body = canonical_json(live_body(bodies[0]))
+        again = idempotency_key(customer_id, endpoint, body, row_ref=rows[0][0])
+    if again != key:  # never send other bytes under a key MEGA may have answered
+        raise WorkspaceError(
+            f"run {run_id}: chunk {index} cannot be made again byte for byte from its stored "
+            "rows (its idempotency key differs), so it is not sent. Was the workspace edited, "
+            "or leadbridge changed, while the run was unfinished? Its other chunks are as "
+            "they were; finish it with the leadbridge version that planned it")
+    return body
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -99,7 +128,7 @@ def _push_chunks(con: duckdb.DuckDBPyConnection, client: Any, run_id: str, custo
     queued = 0
     answered_before = _chunks_answered_before(con, run_id, customer_id)
     for index, endpoint, key, n_rows in pending_chunks(con, run_id):
-        body = chunk_body(con, run_id, index)
+        body = chunk_body(con, run_id, index, endpoint, key)
         refs = tuple(r[0] for r in con.execute(
             "SELECT row_ref FROM sync_rows WHERE run_id = ? AND chunk_index = ? ORDER BY ord",
             [run_id, index]).fetchall())

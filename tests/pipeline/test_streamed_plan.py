@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from leadbridge.chunking import make_chunks
 from leadbridge.mega import MegaClient
-from leadbridge.pipeline import ledger, plan, plan_store, planner, report, runs, sync
+from leadbridge.errors import WorkspaceError
+from leadbridge.pipeline import ledger, plan, plan_store, planner, push, report, runs, sync
 from leadbridge.sandbox import Sandbox
 
 from .conftest import FAST, ListConnector, customer, messy_records
@@ -41,9 +42,11 @@ def _stored(ws: Path, run_id: str) -> tuple[list[dict[str, Any]], list[tuple[Any
     try:
         rows = con.execute(f"SELECT {', '.join(ROW_FIELDS)}, body FROM sync_rows "
                            "WHERE run_id = ? ORDER BY ord", [run_id]).fetchall()
-        chunks = con.execute("SELECT chunk_index, endpoint, idempotency_key, body, n_rows "
-                             "FROM sync_chunks WHERE run_id = ? ORDER BY chunk_index",
-                             [run_id]).fetchall()
+        # the bytes sent: made again from the stored rows and checked against the stored key
+        chunks = [(i, e, k, push.chunk_body(con, run_id, i, e, k), n) for i, e, k, n in
+                  con.execute("SELECT chunk_index, endpoint, idempotency_key, n_rows "
+                              "FROM sync_chunks WHERE run_id = ? ORDER BY chunk_index",
+                              [run_id]).fetchall()]
     finally:
         con.close()
     return [dict(zip((*ROW_FIELDS, "body"), r)) for r in rows], chunks
@@ -198,3 +201,45 @@ def test_a_plan_counted_as_it_goes_reports_what_the_kept_rows_say(
     assert s["predicted"]["updated"] > 0 and s["predicted"]["failed"] > 0
     assert s["matched_by"] == {k: sum(p.predicted_matched_by == k for p in send)
                                for k in ("email", "phone")}
+
+
+def test_a_chunk_is_sent_only_as_the_bytes_its_key_was_made_from(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    """The plan stores each chunk's key, not its bytes; push makes the bytes again from the
+    stored rows. Rows changed since (an edited workspace) must never go out under that key;
+    a run planned when bodies were stored sends those."""
+    records = messy_records(700, seed=4)
+    cust = customer(sandbox)
+    ws = tmp_path / "ws.duckdb"
+    with _client(sandbox) as client:
+        done = sync(ListConnector(records), workspace=ws, client=client, pull_first="never")
+    leads = len(sandbox.leads(cust))
+    con = duckdb.connect(str(ws))
+    try:
+        (stored,), = con.execute("SELECT count(*) FROM sync_chunks WHERE run_id = ? AND "
+                                 "body IS NOT NULL", [done.run_id]).fetchall()
+        assert stored == 0 and done.summary["chunks"] >= 2
+        sent = push.chunk_body(con, done.run_id, 1, *con.execute(
+            "SELECT endpoint, idempotency_key FROM sync_chunks WHERE run_id = ? AND "
+            "chunk_index = 1", [done.run_id]).fetchall()[0])
+        # chunk 1 unanswered again, one of its rows edited
+        con.execute("UPDATE sync_chunks SET state = 'planned' WHERE run_id = ? AND "
+                    "chunk_index = 1", [done.run_id])
+        con.execute("UPDATE sync_rows SET body = replace(body, 'Person', 'Persona') WHERE "
+                    "run_id = ? AND chunk_index = 1 AND ord = (SELECT min(ord) FROM sync_rows "
+                    "WHERE run_id = ? AND chunk_index = 1)", [done.run_id, done.run_id])
+        with _client(sandbox) as client:
+            before = client.stats.attempts
+            with pytest.raises(WorkspaceError, match="chunk 1 cannot be made again"):
+                push.push(con, client, done.run_id, customer_id=cust, dry_run=False)
+            assert client.stats.attempts == before  # nothing went out
+            # planned by a version that stored the bytes: those are what is sent
+            con.execute("UPDATE sync_chunks SET body = ? WHERE run_id = ? AND chunk_index = 1",
+                        [sent, done.run_id])
+            push.push(con, client, done.run_id, customer_id=cust, dry_run=False)
+            assert client.stats.attempts == before + 1
+        (state,), = con.execute("SELECT state FROM sync_chunks WHERE run_id = ? AND "
+                                "chunk_index = 1", [done.run_id]).fetchall()
+    finally:
+        con.close()
+    assert state == "done" and len(sandbox.leads(cust)) == leads  # replayed, not written twice

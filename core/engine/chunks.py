@@ -52,8 +52,9 @@ def iter_golden_rows(ws: Workspace, row_refs: Iterable[str] | None = None, *,
     """``golden_rows`` one batch of dicts at a time.
 
     The rows to stream are numbered in order in a narrow temp table (their sort keys) before
-    the first is yielded, then fetched from ``golden`` ``SLICE_ROWS`` at a time: the
-    connection is free for other statements between slices, and only one slice is Arrow at
+    the first is yielded, then fetched from ``golden`` a slice at a time (``SLICE_BYTES`` of
+    row JSON, at most ``SLICE_ROWS`` rows): the connection is free for other statements
+    between slices (none may rebuild ``golden`` meanwhile), and only one slice is Arrow at
     once, ``batch_rows`` of it Python dicts. Fetched whole, the 3.3M golden rows of a
     5M-record plan held 1.1 GB of Arrow outside DuckDB's cap; numbered with their payload,
     the window held every wide row in DuckDB's memory (out of memory under a small cap).

@@ -207,7 +207,7 @@ def test_a_chunk_is_sent_only_as_the_bytes_its_key_was_made_from(
         sandbox: Sandbox, tmp_path: Path) -> None:
     """The plan stores each chunk's key, not its bytes; push makes the bytes again from the
     stored rows. Rows changed since (an edited workspace) must never go out under that key;
-    a run planned when bodies were stored sends those."""
+    once they are as planned again, the chunk goes out and MEGA replays its answer."""
     records = messy_records(700, seed=4)
     cust = customer(sandbox)
     ws = tmp_path / "ws.duckdb"
@@ -215,27 +215,25 @@ def test_a_chunk_is_sent_only_as_the_bytes_its_key_was_made_from(
         done = sync(ListConnector(records), workspace=ws, client=client, pull_first="never")
     leads = len(sandbox.leads(cust))
     con = duckdb.connect(str(ws))
+    first = ("SELECT min(ord) FROM sync_rows WHERE run_id = $run AND chunk_index = 1")
     try:
         (stored,), = con.execute("SELECT count(*) FROM sync_chunks WHERE run_id = ? AND "
                                  "body IS NOT NULL", [done.run_id]).fetchall()
         assert stored == 0 and done.summary["chunks"] >= 2
-        sent = push.chunk_body(con, done.run_id, 1, *con.execute(
-            "SELECT endpoint, idempotency_key FROM sync_chunks WHERE run_id = ? AND "
-            "chunk_index = 1", [done.run_id]).fetchall()[0])
+        (planned,), = con.execute(f"SELECT body FROM sync_rows WHERE run_id = $run AND "
+                                  f"ord = ({first})", {"run": done.run_id}).fetchall()
         # chunk 1 unanswered again, one of its rows edited
         con.execute("UPDATE sync_chunks SET state = 'planned' WHERE run_id = ? AND "
                     "chunk_index = 1", [done.run_id])
-        con.execute("UPDATE sync_rows SET body = replace(body, 'Person', 'Persona') WHERE "
-                    "run_id = ? AND chunk_index = 1 AND ord = (SELECT min(ord) FROM sync_rows "
-                    "WHERE run_id = ? AND chunk_index = 1)", [done.run_id, done.run_id])
+        con.execute(f"UPDATE sync_rows SET body = replace(body, 'Person', 'Persona') WHERE "
+                    f"run_id = $run AND ord = ({first})", {"run": done.run_id})
         with _client(sandbox) as client:
             before = client.stats.attempts
             with pytest.raises(WorkspaceError, match="chunk 1 cannot be made again"):
                 push.push(con, client, done.run_id, customer_id=cust, dry_run=False)
             assert client.stats.attempts == before  # nothing went out
-            # planned by a version that stored the bytes: those are what is sent
-            con.execute("UPDATE sync_chunks SET body = ? WHERE run_id = ? AND chunk_index = 1",
-                        [sent, done.run_id])
+            con.execute(f"UPDATE sync_rows SET body = $body WHERE run_id = $run AND "
+                        f"ord = ({first})", {"run": done.run_id, "body": planned})
             push.push(con, client, done.run_id, customer_id=cust, dry_run=False)
             assert client.stats.attempts == before + 1
         (state,), = con.execute("SELECT state FROM sync_chunks WHERE run_id = ? AND "

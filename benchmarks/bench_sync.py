@@ -1,6 +1,7 @@
 """Sync benchmark: requests sent and wall time of the whole job against the sandbox.
 
-Generates N messy records with duplicates (benchmarks/generate.py), then, in one process:
+Generates N messy records with duplicates (benchmarks/generate.py, in a process of its own), then,
+in one process:
 
 1. **naive**: what a script sending the raw records 500 per request would send
    (ceil(N / 500) bulk requests; with ``--naive-run`` it is actually sent to a second sandbox
@@ -161,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="lb-bench-sync-"))
     work.mkdir(parents=True, exist_ok=True)
-    csv_path = generate.write_csv(args.rows, args.seed, work / "leads.csv")
+    # generated in a process of its own: the generator's DuckDB peaks at several GB at 5M
+    # rows, which this process's peak RSS (the sync's figure) must not include
+    csv_path = work / "leads.csv"
+    subprocess.run([sys.executable, str(Path(generate.__file__)), "--rows", str(args.rows),
+                    "--seed", str(args.seed), "--out", str(csv_path)], check=True)
     use_csv = "csv" in load_registry().connectors
     make = (lambda: _csv_connector(csv_path)) if use_csv else \
         (lambda: _arrow_connector(args.rows, args.seed))

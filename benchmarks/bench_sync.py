@@ -1,7 +1,7 @@
 """Sync benchmark: requests sent and wall time of the whole job against the sandbox.
 
-Generates N messy records with duplicates (benchmarks/generate.py, in a process of its own), then,
-in one process:
+Generates N messy records with duplicates (benchmarks/generate.py, in a process of its
+own), then, in one process:
 
 1. **naive**: what a script sending the raw records 500 per request would send
    (ceil(N / 500) bulk requests; with ``--naive-run`` it is actually sent to a second sandbox

@@ -139,7 +139,11 @@ def _sandbox(cfg: Any, own_process: bool) -> Iterator[tuple[str, Any]]:
         yield base_url, count
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:  # holding millions of leads, it can take a while to go
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

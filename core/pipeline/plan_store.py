@@ -33,7 +33,7 @@ _ROWS_SCHEMA = pa.schema([
 ])
 _CHUNKS_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("chunk_index", pa.int32()), ("endpoint", pa.string()),
-    ("idempotency_key", pa.string()), ("body", pa.binary()), ("n_rows", pa.int32())])
+    ("idempotency_key", pa.string()), ("n_rows", pa.int32())])
 
 
 class PlanStore:
@@ -61,7 +61,7 @@ class PlanStore:
             if self.mode == "live":
                 p.chunk_index = self.sent
                 body = canonical_json(live_body(p.body))
-                self._chunk(CREATE_ENDPOINT, body, idempotency_key(
+                self._chunk(CREATE_ENDPOINT, idempotency_key(
                     self.customer_id, CREATE_ENDPOINT, body, row_ref=p.row_ref), 1)
             else:
                 p.chunk_index = self.sent // BULK_MAX_ROWS
@@ -94,16 +94,14 @@ class PlanStore:
         (chunk,) = make_chunks([p.body for p in self.pending], customer_id=self.customer_id,
                                on_duplicate=self.on_duplicate, dry_run=self.dry_run,
                                first_index=self.n_chunks)
-        self._chunk(BULK_ENDPOINT, chunk.body, chunk.idempotency_key, len(chunk.row_refs))
+        self._chunk(BULK_ENDPOINT, chunk.idempotency_key, len(chunk.row_refs))
         self.pending = []
 
-    def _chunk(self, endpoint: str, body: bytes, key: str, n_rows: int) -> None:
+    def _chunk(self, endpoint: str, key: str, n_rows: int) -> None:
         # the key is stored, not the bytes: push makes them again from the stored rows and
         # checks them against it (push.chunk_body), so the plan's transaction holds no bodies
-        del body
         self.chunks.append({"run_id": self.run_id, "chunk_index": self.n_chunks,
-                            "endpoint": endpoint, "idempotency_key": key, "body": None,
-                            "n_rows": n_rows})
+                            "endpoint": endpoint, "idempotency_key": key, "n_rows": n_rows})
         self.n_chunks += 1
 
     def _write(self) -> None:
@@ -116,7 +114,7 @@ class PlanStore:
             self.con.execute("INSERT INTO sync_rows SELECT * FROM lb_rows")
             self.con.execute(
                 "INSERT INTO sync_chunks SELECT run_id, chunk_index, endpoint, idempotency_key, "
-                "body, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, NULL FROM lb_chunks")
+                "NULL, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, NULL FROM lb_chunks")
         finally:
             self.con.unregister("lb_rows")
             self.con.unregister("lb_chunks")

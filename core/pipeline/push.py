@@ -52,9 +52,10 @@ def pending_chunks(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[An
 
 
 def chunk_body(con: duckdb.DuckDBPyConnection, run_id: str, index: int, endpoint: str,
-               key: str) -> bytes:
-    """The exact bytes of one chunk, the same on every resume: made again from the run's
-    stored rows (their bodies, in order) and checked against the key stored with the plan.
+               key: str) -> tuple[bytes, tuple[str, ...]]:
+    """(the exact bytes of one chunk, the row_refs of its rows in order), the same on every
+    resume: made again from the run's stored rows (their bodies, in order) and checked
+    against the key stored with the plan.
 
     Why not stored: a run's plan is stored in one transaction, and its chunk bodies (1.6 GB
     at 5M records, ten times that with wide rows) were held whole in memory until it
@@ -80,7 +81,7 @@ def chunk_body(con: duckdb.DuckDBPyConnection, run_id: str, index: int, endpoint
             "rows (its idempotency key differs), so it is not sent. Was the workspace edited, "
             "or leadbridge changed, while the run was unfinished? Its other chunks are as "
             "they were; finish it with the leadbridge version that planned it")
-    return body
+    return body, tuple(ref for ref, _ in rows)
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -125,10 +126,7 @@ def _push_chunks(con: duckdb.DuckDBPyConnection, client: Any, run_id: str, custo
     queued = 0
     answered_before = _chunks_answered_before(con, run_id, customer_id)
     for index, endpoint, key, n_rows in pending_chunks(con, run_id):
-        body = chunk_body(con, run_id, index, endpoint, key)
-        refs = tuple(r[0] for r in con.execute(
-            "SELECT row_ref FROM sync_rows WHERE run_id = ? AND chunk_index = ? ORDER BY ord",
-            [run_id, index]).fetchall())
+        body, refs = chunk_body(con, run_id, index, endpoint, key)
         with ledger.transaction(con):
             con.execute("UPDATE sync_chunks SET state = 'sending', attempts = attempts + 1, "
                         "sent_at = now() WHERE run_id = ? AND chunk_index = ?", [run_id, index])

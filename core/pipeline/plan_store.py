@@ -36,6 +36,20 @@ _CHUNKS_SCHEMA = pa.schema([
     ("idempotency_key", pa.string()), ("n_rows", pa.int32())])
 
 
+def request_bytes(endpoint: str, bodies: list[dict[str, Any]], row_refs: list[str], *,
+                  customer_id: str, on_duplicate: str, dry_run: bool,
+                  index: int) -> tuple[bytes, str]:
+    """(bytes, idempotency key) of one request: a bulk chunk of ``bodies``, or the live
+    create of its one row. The plan keeps the key; push makes the bytes again with this same
+    function and checks them against it."""
+    if endpoint == BULK_ENDPOINT:
+        (chunk,) = make_chunks(bodies, customer_id=customer_id, on_duplicate=on_duplicate,
+                               dry_run=dry_run, first_index=index)
+        return chunk.body, chunk.idempotency_key
+    body = canonical_json(live_body(bodies[0]))
+    return body, idempotency_key(customer_id, endpoint, body, row_ref=row_refs[0])
+
+
 class PlanStore:
     """Writes a run's planned rows and its chunks (keys, cut from the exact bytes) as they come.
 
@@ -60,9 +74,7 @@ class PlanStore:
         if p.action == "send":
             if self.mode == "live":
                 p.chunk_index = self.sent
-                body = canonical_json(live_body(p.body))
-                self._chunk(CREATE_ENDPOINT, idempotency_key(
-                    self.customer_id, CREATE_ENDPOINT, body, row_ref=p.row_ref), 1)
+                self._chunk(CREATE_ENDPOINT, [p])
             else:
                 p.chunk_index = self.sent // BULK_MAX_ROWS
                 self.pending.append(p)
@@ -91,17 +103,18 @@ class PlanStore:
         return self.n_chunks
 
     def _cut(self) -> None:
-        (chunk,) = make_chunks([p.body for p in self.pending], customer_id=self.customer_id,
-                               on_duplicate=self.on_duplicate, dry_run=self.dry_run,
-                               first_index=self.n_chunks)
-        self._chunk(BULK_ENDPOINT, chunk.idempotency_key, len(chunk.row_refs))
+        self._chunk(BULK_ENDPOINT, self.pending)
         self.pending = []
 
-    def _chunk(self, endpoint: str, key: str, n_rows: int) -> None:
+    def _chunk(self, endpoint: str, plans: list[RowPlan]) -> None:
         # the key is stored, not the bytes: push makes them again from the stored rows and
         # checks them against it (push.chunk_body), so the plan's transaction holds no bodies
+        _, key = request_bytes(endpoint, [p.body for p in plans], [p.row_ref for p in plans],
+                               customer_id=self.customer_id, on_duplicate=self.on_duplicate,
+                               dry_run=self.dry_run, index=self.n_chunks)
         self.chunks.append({"run_id": self.run_id, "chunk_index": self.n_chunks,
-                            "endpoint": endpoint, "idempotency_key": key, "n_rows": n_rows})
+                            "endpoint": endpoint, "idempotency_key": key,
+                            "n_rows": len(plans)})
         self.n_chunks += 1
 
     def _write(self) -> None:

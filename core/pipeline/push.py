@@ -19,11 +19,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..chunking import Chunk, canonical_json, idempotency_key, make_chunks
+from ..chunking import Chunk, canonical_json, idempotency_key
 from ..errors import ConfigError, MegaError, WorkspaceError
 from ..mega_model import BULK_ENDPOINT, id_text
 from . import ledger, pull
-from .planner import live_body
+from .plan_store import request_bytes
 from .testhook import pause
 
 #: Raised out of push to stop a run that cannot finish now but can be resumed (exit 3).
@@ -52,7 +52,8 @@ def pending_chunks(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[An
 
 
 def chunk_body(con: duckdb.DuckDBPyConnection, run_id: str, index: int, endpoint: str,
-               key: str) -> tuple[bytes, tuple[str, ...]]:
+               key: str, *, customer_id: str, on_duplicate: str,
+               dry_run: bool) -> tuple[bytes, tuple[str, ...]]:
     """(the exact bytes of one chunk, the row_refs of its rows in order), the same on every
     resume: made again from the run's stored rows (their bodies, in order) and checked
     against the key stored with the plan.
@@ -61,27 +62,20 @@ def chunk_body(con: duckdb.DuckDBPyConnection, run_id: str, index: int, endpoint
     at 5M records, ten times that with wide rows) were held whole in memory until it
     committed. Runs planned when bodies were stored too are made again the same way (their
     rows hold the same bodies); reading a stored body back cost a scan of 2,048 of them."""
-    customer_id, on_duplicate, dry_run = con.execute(
-        "SELECT customer_id, on_duplicate, dry_run FROM sync_runs WHERE run_id = ?",
-        [run_id]).fetchall()[0]
     rows = con.execute("SELECT row_ref, body FROM sync_rows WHERE run_id = ? AND "
                        "chunk_index = ? AND action = 'send' ORDER BY ord",
                        [run_id, index]).fetchall()
-    bodies = [json.loads(body) for _, body in rows]
-    if endpoint == BULK_ENDPOINT:
-        (chunk,) = make_chunks(bodies, customer_id=customer_id, on_duplicate=on_duplicate,
-                               dry_run=bool(dry_run), first_index=index)
-        body, again = chunk.body, chunk.idempotency_key
-    else:
-        body = canonical_json(live_body(bodies[0]))
-        again = idempotency_key(customer_id, endpoint, body, row_ref=rows[0][0])
+    refs = [ref for ref, _ in rows]
+    body, again = request_bytes(endpoint, [json.loads(b) for _, b in rows], refs,
+                                customer_id=customer_id, on_duplicate=on_duplicate,
+                                dry_run=dry_run, index=index)
     if again != key:  # never send other bytes under a key MEGA may have answered
         raise WorkspaceError(
             f"run {run_id}: chunk {index} cannot be made again byte for byte from its stored "
             "rows (its idempotency key differs), so it is not sent. Was the workspace edited, "
             "or leadbridge changed, while the run was unfinished? Its other chunks are as "
             "they were; finish it with the leadbridge version that planned it")
-    return body, tuple(ref for ref, _ in rows)
+    return body, tuple(refs)
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -125,8 +119,11 @@ def _push_chunks(con: duckdb.DuckDBPyConnection, client: Any, run_id: str, custo
                  stats: PushStats) -> None:
     queued = 0
     answered_before = _chunks_answered_before(con, run_id, customer_id)
+    (on_duplicate,), = con.execute("SELECT on_duplicate FROM sync_runs WHERE run_id = ?",
+                                   [run_id]).fetchall()
     for index, endpoint, key, n_rows in pending_chunks(con, run_id):
-        body, refs = chunk_body(con, run_id, index, endpoint, key)
+        body, refs = chunk_body(con, run_id, index, endpoint, key, customer_id=customer_id,
+                                on_duplicate=on_duplicate, dry_run=dry_run)
         with ledger.transaction(con):
             con.execute("UPDATE sync_chunks SET state = 'sending', attempts = attempts + 1, "
                         "sent_at = now() WHERE run_id = ? AND chunk_index = ?", [run_id, index])

@@ -43,7 +43,11 @@ def _stored(ws: Path, run_id: str) -> tuple[list[dict[str, Any]], list[tuple[Any
         rows = con.execute(f"SELECT {', '.join(ROW_FIELDS)}, body FROM sync_rows "
                            "WHERE run_id = ? ORDER BY ord", [run_id]).fetchall()
         # the bytes sent: made again from the stored rows and checked against the stored key
-        chunks = [(i, e, k, push.chunk_body(con, run_id, i, e, k)[0], n) for i, e, k, n in
+        run = runs.get(con, run_id)
+        chunks = [(i, e, k, push.chunk_body(con, run_id, i, e, k, customer_id=run.customer_id,
+                                            on_duplicate=run.on_duplicate,
+                                            dry_run=run.dry_run)[0], n)
+                  for i, e, k, n in
                   con.execute("SELECT chunk_index, endpoint, idempotency_key, n_rows "
                               "FROM sync_chunks WHERE run_id = ? ORDER BY chunk_index",
                               [run_id]).fetchall()]

@@ -7,7 +7,7 @@ same rules, written once, in SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ..errors import SourceDataError
 from ..mega_model import SOURCE_PLATFORMS, SOURCE_TYPES
 from ._csv_read import LineAccount, Rejected, account_lines, number_lines
 from ._headers import Mapping
@@ -69,6 +70,21 @@ class Table:
     #: The (UTF-8, LF) file whose every line must be accounted for (CSV), and its label.
     lines_path: Path | None = None
     label: str = ""
+    #: A second read of every column, in ``t``'s order, in batches of at most n rows; when
+    #: given, ``t`` holds only the columns of ``whole_file_columns`` plus ``_h``, the hash of
+    #: a row's values (``row_hash``, the same SQL over a batch), checked row by row.
+    stream: Callable[[int], Iterator[pa.RecordBatch]] | None = None
+    row_hash: str = ""
+
+
+def whole_file_columns(m: Mapping) -> tuple[int, ...]:
+    """The columns ``emit``'s whole-file rules read: the id (empty and duplicate ids) and the
+    columns of MEGA's value lists (their distinct values). A streamed read keeps only these."""
+    cols = set() if m.id_column is None else {m.id_column}
+    for name in ENUMS:
+        if name in m.fields:
+            cols |= {m.fields[name], *m.fallbacks.get(name, ())}
+    return tuple(sorted(cols))
 
 
 def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int,
@@ -107,7 +123,8 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
     need_lines = id_sql is None or bad_count > 0
     if need_lines:
         number_lines(con, tab.first_line, account.spans_sql, account.gaps)
-    cols = [f"{id_sql if id_sql else 'CAST(lines.line AS VARCHAR)'} AS source_id"]
+    line_sql = "lines.line" if tab.stream is None else "t._line"
+    cols = [f"{id_sql if id_sql else f'CAST({line_sql} AS VARCHAR)'} AS source_id"]
     custom = [(m.custom[i], tab.custom_sql[i]) for i in sorted(m.custom)]
     joins = []
     for name, i in m.fields.items():
@@ -135,18 +152,22 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
     if custom:
         args = ", ".join(f"{_lit(k)}, {v}" for k, v in custom)
         cols.append(f"json_object({args}) AS custom_fields")
-    if need_lines:
-        joins.append("LEFT JOIN lines ON lines.rid = t.rowid")
-    join = " ".join(joins)
-    anti = "AND t.rowid NOT IN (SELECT rid FROM bad)" if bad_count else ""
-    # no ORDER BY: nothing downstream depends on the order (ids are unique by now) and
-    # sorting a million rows would cost more than reading them
-    sql = f"SELECT {', '.join(cols)} FROM t {join} WHERE {tab.record_sql} {anti}"
     bad_rows = con.execute("""
         SELECT l.line, b.reason, k.line FROM bad b JOIN lines l ON l.rid = b.rid
         LEFT JOIN lines k ON k.rid = b.keep ORDER BY l.line""").fetchall() if bad_count else []
-    reader = con.sql(sql).to_arrow_reader(batch_size)
-    for batch in reader:
+    if tab.stream is None:
+        if need_lines:
+            joins.append("LEFT JOIN lines ON lines.rid = t.rowid")
+        anti = "AND t.rowid NOT IN (SELECT rid FROM bad)" if bad_count else ""
+        # no ORDER BY: nothing downstream depends on the order (ids are unique by now) and
+        # sorting a million rows would cost more than reading them
+        sql = f"SELECT {', '.join(cols)} FROM t {' '.join(joins)} WHERE {tab.record_sql} {anti}"
+        batches: Iterator[pa.RecordBatch] = con.sql(sql).to_arrow_reader(batch_size)
+    else:  # a CSV file, read a second time
+        sql = (f"SELECT {', '.join(cols)} FROM _lb_batch t {' '.join(joins)} "
+               f"WHERE {tab.record_sql} AND NOT t._bad")
+        batches = _streamed(con, tab, sql, need_lines, bad_count > 0, batch_size, tab.stream)
+    for batch in batches:
         if batch.num_rows:
             yield batch
     for line, reason, kept in bad_rows:
@@ -156,3 +177,45 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
     for r in tab.rejects:
         yield {"source_id": f"line:{r.line}", "reject_reason": f"line {r.line}: {r.reason}"}
 
+
+def _streamed(con: duckdb.DuckDBPyConnection, tab: Table, sql: str, need_lines: bool,
+              any_bad: bool, batch_size: int,
+              stream: Callable[[int], Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+    """Run ``sql`` over each batch of the second read, as ``_lb_batch``.
+
+    Each batch carries the first read's facts about its rows, matched by position: ``_h``
+    (checked against the batch's own values, so a row is never given another row's line or
+    id), ``_line`` and ``_bad``. A file that reads differently the second time (it changed
+    while being read) stops the read before any row of the batch is given.
+    """
+    facts = con.sql(
+        f"SELECT t._h, {'lines.line' if need_lines else 'NULL::BIGINT'} AS _line, "
+        f"{'t.rowid IN (SELECT rid FROM bad)' if any_bad else 'false'} AS _bad FROM t "
+        f"{'LEFT JOIN lines ON lines.rid = t.rowid' if need_lines else ''} "
+        "ORDER BY t.rowid").to_arrow_table()
+    pos = 0
+    for raw in stream(batch_size):
+        n = raw.num_rows
+        if pos + n > len(facts):
+            raise _changed(tab.label, pos, n)
+        batch = pa.Table.from_batches([raw])
+        for name in facts.column_names:
+            batch = batch.append_column(name, facts[name].slice(pos, n))
+        con.register("_lb_batch", batch)
+        try:
+            if con.execute(f"SELECT count(*) FROM _lb_batch WHERE _h IS DISTINCT FROM "
+                           f"{tab.row_hash}").fetchall()[0][0]:
+                raise _changed(tab.label, pos, n)
+            yield from con.sql(sql).to_arrow_reader(batch_size)
+        finally:
+            con.unregister("_lb_batch")
+        pos += n
+    if pos != len(facts):
+        raise _changed(tab.label, pos, 0)
+
+
+def _changed(label: str, pos: int, n: int) -> SourceDataError:
+    where = f"records {pos + 1}-{pos + n}" if n else f"{pos} records instead of the first read's"
+    return SourceDataError(
+        f"{label} read differently the second time ({where}): did it change while being read? "
+        "The read stopped; read it again once nothing writes to the file.")

@@ -24,9 +24,9 @@ from ..connector import Connector, Option
 from ..errors import ConfigError, SourceDataError, SourceError
 from ..mega_model import SOURCE_PLATFORMS
 from ..plugins import hookimpl
-from ._csv_emit import Table, emit
+from ._csv_emit import Table, emit, whole_file_columns
 from ._csv_encoding import canonical, decide
-from ._csv_read import load_csv, load_lines, rejected_lines, sniff_header
+from ._csv_read import load_csv, load_lines, rejected_lines, sniff_header, stream_csv
 from ._headers import Mapping, map_headers, parse_explicit
 
 log = logging.getLogger("leadbridge.connectors.files")
@@ -158,18 +158,18 @@ class CsvConnector(_FileConnector):
               label: str) -> tuple[Mapping, Table]:
         headers, delim, header_lines, skip = sniff_header(path, label)
         mapping = self._mapping(headers)
-        load_csv(con, path, len(headers), delim, skip)
+        read = load_csv(con, path, len(headers), delim, skip, whole_file_columns(mapping))
         rejects = rejected_lines(con, path)
         if _no_rows(con) and not rejects:
             raise SourceDataError(f"{label} has a header line but no data lines",
                                   connector=self.name)
         cols = [f"c{i}" for i in range(len(headers))]
-        joined = "concat_ws(chr(1), " + ", ".join(cols) + ")" if cols else "''"
-        spans = f"(1 + length({joined}) - length(replace({joined}, chr(10), '')))"
         return mapping, Table(value_sql=cols, custom_sql=cols, record_sql="true",
-                              bad_sql="NULL::VARCHAR", spans_sql=spans,
+                              bad_sql="NULL::VARCHAR", spans_sql="_span",
                               lines_path=path, label=label,
-                              first_line=header_lines + 1, rejects=rejects)
+                              first_line=header_lines + 1, rejects=rejects,
+                              stream=lambda rows: stream_csv(con, read, rows),
+                              row_hash=read.row_hash)
 
 
 def _pointer(key: str) -> str:

@@ -314,8 +314,9 @@ def test_a_line_the_reader_drops_without_a_reject_stops_the_read(tmp_path, monke
     real = files.load_csv
 
     def losing(con, *args, **kwargs):
-        real(con, *args, **kwargs)
+        read = real(con, *args, **kwargs)
         con.execute("DELETE FROM t WHERE rowid = 1")  # as if the reader had skipped it
+        return read
 
     monkeypatch.setattr(files, "load_csv", losing)
     path = write(tmp_path / "l.csv", table())

@@ -138,6 +138,46 @@ def test_a_line_up_to_the_maximum_is_read_whole_and_a_longer_one_rejected(tmp_pa
     assert kept["3000"]["custom"] == {"notes": "m" * near}
     assert kept["3001"]["contact_email"] == "e@x.com"
 
+@pytest.mark.parametrize("mib, before", [(2.5, 10), (31.5, 200_000), (33, 0), (33, 5000)])
+def test_one_long_line_alone_is_read_whole_or_rejected_never_lost(tmp_path, mib, before):
+    """The first read uses DuckDB's 2 MiB line limit; a single longer line crossing a read
+    buffer's end (31.5 MiB after 200,000 lines) or longer than the buffer (33 MiB) vanished
+    under it without a reject, so the file is checked for long lines before reading."""
+    long = "z" * int(mib * (1 << 20))
+    lines = ["id,email,notes", *(f"{i},u{i}@x.com,n" for i in range(1, before + 1)),
+             f"{before + 1},long@x.com,{long}",
+             *(f"{i},u{i}@x.com,n" for i in range(before + 2, before + 1000))]
+    rows, _ = read(write(tmp_path / "l.csv", "\n".join(lines) + "\n"))
+    assert len(rows) == before + 999  # every data line has an outcome
+    line = f"line:{before + 2}"
+    if mib > 32:
+        assert list(rejected(rows)) == [line] and "line too long" in rejected(rows)[line]
+    else:
+        assert rejected(rows) == {}
+        assert by_id(rows)[str(before + 1)]["custom"] == {"notes": long}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 200), min_size=1, max_size=40), st.booleans(),
+       st.integers(1, 97))
+@example([1, 70], False, 97)  # the long line is the last, with no newline after it
+@example([5, 64], True, 97)  # one line exactly at the limit, past a short one
+def test_long_lines_are_found_across_chunks(tmp_path_factory, lengths, last_newline, chunk):
+    """``has_long_line`` says yes to any line of at least the limit and no when every line
+    is shorter than half of it, wherever the chunks of its reads fall."""
+    from leadbridge.connectors._csv_read import has_long_line
+
+    limit = 64
+    text = "\n".join("x" * n for n in lengths) + ("\n" if last_newline else "")
+    path = tmp_path_factory.mktemp("long") / "f.csv"
+    path.write_bytes(text.encode())
+    found = has_long_line(path, limit, chunk=chunk)
+    if max(lengths) >= limit:
+        assert found
+    elif max(lengths) < limit // 2:
+        assert not found
+
+
 def test_unterminated_quote_swallows_the_rest_as_one_rejected_record(tmp_path):
     text = 'id,name\n1,Ann\n2,"Bob\n3,Cy\n'
     rows, _ = read(write(tmp_path / "l.csv", text))

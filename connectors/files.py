@@ -1,8 +1,9 @@
 """File connectors: ``csv`` (CSV/TSV, delimiter sniffed) and ``jsonl`` (JSON Lines).
 
-Why this shape: files are the most common source and the messiest. DuckDB reads the whole
-file in parallel and the connector yields Arrow batches, so a million rows stage in seconds
-with no Python per row. Headers map to canonical fields by name, synonym and fuzzy match
+Why this shape: files are the most common source and the messiest. DuckDB reads the file in
+parallel and the connector yields Arrow batches, so a million rows stage in seconds with no
+Python per row; a CSV file is read twice rather than held whole (a narrow pass, then every
+column streamed), so a wide export does not need its size several times over in memory. Headers map to canonical fields by name, synonym and fuzzy match
 (``_headers``), the user sees every decision (``header_mapping``), and every line ends as a
 record or as a rejected record naming its line and reason (``_csv_read``, ``_csv_emit``).
 See docs/connectors/csv.md.
@@ -10,6 +11,7 @@ See docs/connectors/csv.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -107,11 +109,13 @@ class _FileConnector(Connector):
                 mapping, table = self._load(con, decided.utf8_path, repr(str(path)))
                 self._announce(path, mapping)
                 self.rejected_count = 0
-                for item in emit(con, mapping, table, self.config["batch_size"],
-                                 self.config["source_platform"] or None):
-                    if isinstance(item, dict):
-                        self.rejected_count += 1
-                    yield item
+                items = emit(con, mapping, table, self.config["batch_size"],
+                             self.config["source_platform"] or None)
+                with contextlib.closing(items):  # a reader left half-way closes its cursor
+                    for item in items:  # before the connection and the temp folder go
+                        if isinstance(item, dict):
+                            self.rejected_count += 1
+                        yield item
             except duckdb.Error as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise SourceDataError(

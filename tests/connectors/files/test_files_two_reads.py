@@ -166,3 +166,28 @@ def test_a_file_that_grew_or_shrank_between_the_reads_stops(tmp_path, monkeypatc
         assert len(given) == 4096 and "records 4097-5007" in why
     else:  # every row given is right, and the read still stops: the file is short of rows
         assert len(given) == ROWS + extra and "4993 records instead of the first read's" in why
+
+
+def test_a_read_left_half_way_closes_its_second_read_while_the_connection_is_open(
+        tmp_path, monkeypatch):
+    """Staging may stop after a batch (an error, a stop): the second read's cursor is closed
+    first, while the connector's connection and temp folder still exist."""
+    path = _write(tmp_path / "l.csv", _lines())
+    real = files.stream_csv
+    seen: dict[str, object] = {}
+
+    def watched(con, read, rows):
+        try:
+            yield from real(con, read, rows)
+        finally:
+            try:
+                seen["connection open"] = con.execute("SELECT 42").fetchall() == [(42,)]
+            except Exception as exc:  # noqa: BLE001 - a closed connection says so
+                seen["connection open"] = repr(exc)
+
+    monkeypatch.setattr(files, "stream_csv", watched)
+    records = files.CsvConnector(path=str(path), batch_size=1024).records({})
+    first = next(records)
+    assert first.num_rows == 1024
+    records.close()
+    assert seen == {"connection open": True}

@@ -3,9 +3,10 @@
 Why this shape: files are the most common source and the messiest. DuckDB reads the file in
 parallel and the connector yields Arrow batches, so a million rows stage in seconds with no
 Python per row; a CSV file is read twice rather than held whole (a narrow pass, then every
-column streamed), so a wide export does not need its size several times over in memory. Headers map to canonical fields by name, synonym and fuzzy match
-(``_headers``), the user sees every decision (``header_mapping``), and every line ends as a
-record or as a rejected record naming its line and reason (``_csv_read``, ``_csv_emit``).
+column streamed), so a wide export does not need its size several times over in memory.
+Headers map to canonical fields by name, synonym and fuzzy match (``_headers``), the user
+sees every decision (``header_mapping``), and every line ends as a record or as a rejected
+record naming its line and reason (``_csv_read``, ``_csv_emit``).
 See docs/connectors/csv.md.
 """
 

@@ -433,15 +433,17 @@ def sync(
             try:
                 stats = _extract_and_build(ws, connector, label, eng, bar, save_cursor=True,
                                            mapped=mapped)
-                # planned and stored a batch at a time, whole or not at all: one transaction
+                # planned and staged a batch at a time, then stored whole or not at all in
+                # one transaction (plan_store: a big transaction's appends cost memory)
+                carry_over(con, cust, on_duplicate=on_duplicate, retry_failed=retry_failed)
+                plans = iter_plans(con, _golden_stream(ws, carried=True), customer_id=cust,
+                                   on_duplicate=on_duplicate, known=known,
+                                   retry_failed=retry_failed, carried=True)
+                plan_store.store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
+                                      on_duplicate=on_duplicate, dry_run=dry_run, staged=True)
                 with ledger.transaction(con):
-                    carry_over(con, cust, on_duplicate=on_duplicate, retry_failed=retry_failed)
                     plan_store.store_carried(con, run.run_id)
-                    plans = iter_plans(con, _golden_stream(ws, carried=True), customer_id=cust,
-                                       on_duplicate=on_duplicate, known=known,
-                                       retry_failed=retry_failed, carried=True)
-                    plan_store.store_plan(con, run.run_id, plans, customer_id=cust, mode=mode,
-                                          on_duplicate=on_duplicate, dry_run=dry_run)
+                    plan_store.publish_staged(con, run.run_id)
                     con.execute(f"DROP TABLE {CARRIED}")
                     if mapped.mapping is not None:
                         mapped.check(con, cust, plan_store.stored_bodies(con, run.run_id),

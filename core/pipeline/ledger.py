@@ -9,6 +9,10 @@ answer is stored. Tables (all created here, nowhere else):
 - ``sync_records``  the run's copy of the lineage: every source record and its ``row_ref``
 - ``sync_rows``     one row per golden row: hash, chunk, prediction, MEGA's answer
 - ``sync_chunks``   one row per request: endpoint, key, state, response (body: older runs only)
+- ``sync_rows_staged``, ``sync_chunks_staged``: a plan's rows and requests while it is made,
+  committed a batch at a time, then moved into ``sync_rows`` and ``sync_chunks`` in the
+  plan's one transaction (``plan_store``: DuckDB holds a big transaction's appends outside
+  its memory cap)
 - ``sync_state``    per customer and content hash: the last final answer (minimal re-syncs)
 - ``sync_fold_queue`` answered chunks whose answers are not yet folded into the ``mega_leads``
   snapshot (``pull.fold_queued`` folds them in batches)
@@ -47,6 +51,8 @@ SCHEMA: tuple[str, ...] = (
          body BLOB, n_rows INTEGER, state VARCHAR, attempts INTEGER, http_status INTEGER,
          error VARCHAR, unknown_custom_fields VARCHAR, sent_at TIMESTAMPTZ,
          done_at TIMESTAMPTZ)""",
+    "CREATE TABLE IF NOT EXISTS sync_rows_staged AS SELECT * FROM sync_rows LIMIT 0",
+    "CREATE TABLE IF NOT EXISTS sync_chunks_staged AS SELECT * FROM sync_chunks LIMIT 0",
     """CREATE TABLE IF NOT EXISTS sync_state (
          customer_id VARCHAR, send_hash VARCHAR, status VARCHAR, lead_id VARCHAR,
          matched_by VARCHAR, errors VARCHAR, run_id VARCHAR)""",

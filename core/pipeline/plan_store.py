@@ -3,10 +3,17 @@
 Why a module of its own: the plan is stored as it is made, a batch at a time, so a sync of
 millions of records never holds every row as Python objects; the chunks are cut on the way
 with exactly the bytes and keys ``chunking.make_chunks`` gives the whole list.
+
+A sync stages its plan (``store_plan(staged=True)``: a commit per batch into
+``sync_rows_staged`` / ``sync_chunks_staged``) and moves it into ``sync_rows`` / ``sync_chunks``
+with one ``INSERT ... SELECT`` in the plan's transaction (``publish_staged``): appended batch
+by batch inside one transaction, DuckDB held ~2.2 GB outside its memory cap for 3.3M rows
+(``benchmarks/bench_plan_store.py``), the 5M-record sync's peak.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -60,8 +67,13 @@ class PlanStore:
     """
 
     def __init__(self, con: Any, run_id: str, *, customer_id: str, mode: str,
-                 on_duplicate: str, dry_run: bool, batch_rows: int | None = None) -> None:
+                 on_duplicate: str, dry_run: bool, batch_rows: int | None = None,
+                 staged: bool = False) -> None:
         self.con, self.run_id, self.customer_id = con, run_id, customer_id
+        #: staged: each batch committed into the staging tables (see ``publish_staged``)
+        self.staged = staged
+        self.tables = ("sync_rows_staged", "sync_chunks_staged") if staged else \
+            ("sync_rows", "sync_chunks")
         self.mode, self.on_duplicate, self.dry_run = mode, on_duplicate, dry_run
         self.batch_rows = batch_rows or STORE_BATCH_ROWS
         self.rows: list[dict[str, Any]] = []
@@ -121,27 +133,47 @@ class PlanStore:
         rows = pa.Table.from_pylist(self.rows, schema=_ROWS_SCHEMA)
         chunks = pa.Table.from_pylist(self.chunks, schema=_CHUNKS_SCHEMA)
         self.rows, self.chunks = [], []
+        rows_table, chunks_table = self.tables
         self.con.register("lb_rows", rows)
         self.con.register("lb_chunks", chunks)
         try:
-            self.con.execute("INSERT INTO sync_rows SELECT * FROM lb_rows")
-            self.con.execute(
-                "INSERT INTO sync_chunks SELECT run_id, chunk_index, endpoint, idempotency_key, "
-                "NULL, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, NULL FROM lb_chunks")
+            with ledger.transaction(self.con) if self.staged else contextlib.nullcontext():
+                self.con.execute(f"INSERT INTO {rows_table} SELECT * FROM lb_rows")
+                self.con.execute(
+                    f"INSERT INTO {chunks_table} SELECT run_id, chunk_index, endpoint, "
+                    "idempotency_key, NULL, n_rows, 'planned', 0, NULL, NULL, NULL, NULL, NULL "
+                    "FROM lb_chunks")
         finally:
             self.con.unregister("lb_rows")
             self.con.unregister("lb_chunks")
 
 
 def store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: str,
-               mode: str, on_duplicate: str, dry_run: bool) -> int:
-    """Store every plan as it comes (inside the caller's transaction); returns the number
-    of requests (chunks) the run will send."""
+               mode: str, on_duplicate: str, dry_run: bool, staged: bool = False) -> int:
+    """Store every plan as it comes; returns the number of requests (chunks) the run will
+    send. Inside the caller's transaction, or ``staged``: outside any, a commit per batch
+    into the staging tables (emptied first: a killed run's leftovers), for
+    ``publish_staged`` to move in the plan's transaction."""
+    if staged:
+        with ledger.transaction(con):
+            con.execute("DELETE FROM sync_rows_staged")
+            con.execute("DELETE FROM sync_chunks_staged")
     store = PlanStore(con, run_id, customer_id=customer_id, mode=mode,
-                      on_duplicate=on_duplicate, dry_run=dry_run)
+                      on_duplicate=on_duplicate, dry_run=dry_run, staged=staged)
     for p in plans:
         store.add(p)
     return store.close()
+
+
+def publish_staged(con: Any, run_id: str) -> None:
+    """Move a staged plan into ``sync_rows`` and ``sync_chunks`` (inside the caller's
+    transaction: the run's plan lands whole or not at all). One ``INSERT ... SELECT`` per
+    table: DuckDB writes it out as it goes, where batch after batch in one transaction it
+    held them in memory outside its cap."""
+    for table in ("sync_rows", "sync_chunks"):
+        con.execute(f"INSERT INTO {table} SELECT * FROM {table}_staged WHERE run_id = ?",
+                    [run_id])
+        con.execute(f"DELETE FROM {table}_staged WHERE run_id = ?", [run_id])
 
 
 def store_carried(con: Any, run_id: str) -> None:

@@ -134,6 +134,35 @@ def test_a_run_failing_while_its_plan_is_stored_leaves_none_of_it(
         con.close()
     assert run.status == runs.ABANDONED and left == [0, 0, 0]
     assert sandbox.leads(customer(sandbox)) == []
+    # the four batches were committed to the staging table, outside the plan's transaction
+    assert staged_rows(ws) == 4 * 13
+
+    # the next sync clears them and lands its own plan whole; nothing is staged after it
+    monkeypatch.setattr(plan_store.PlanStore, "_write", real)
+    records = messy_records(300, seed=4)
+    with _client(sandbox) as client:
+        done = sync(ListConnector(records), workspace=ws, client=client, pull_first="never")
+    assert staged_rows(ws) == 0
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        per_run = dict(con.execute("SELECT run_id, count(*) FROM sync_rows GROUP BY run_id")
+                       .fetchall())
+        (golden,) = con.execute("SELECT count(*) FROM golden").fetchone()
+    finally:
+        con.close()
+    assert per_run == {done.run_id: golden}
+    assert done.summary["prediction_mismatches"] == 0
+    status = done.summary["record_status"]
+    assert status["pending"] == 0 and sum(status.values()) == len(records)
+
+
+def staged_rows(ws: Path) -> int:
+    con = duckdb.connect(str(ws), read_only=True)
+    try:
+        return con.execute("SELECT (SELECT count(*) FROM sync_rows_staged) + "
+                           "(SELECT count(*) FROM sync_chunks_staged)").fetchone()[0]
+    finally:
+        con.close()
 
 
 def _old_outcomes(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -119,14 +119,19 @@ class CsvRead:
     rows: int = 0
 
     @property
+    def columns(self) -> list[str]:
+        """The read's column names, in file order."""
+        return [f"c{i}" for i in range(self.ncols)]
+
+    @property
     def row_hash(self) -> str:
         """SQL of a hash of one row's values, the same in both reads."""
-        return "hash(" + ", ".join(f"c{i}" for i in range(self.ncols)) + ")"
+        return "hash(" + ", ".join(self.columns) + ")"
 
     @property
     def row_spans(self) -> str:
         """SQL of the physical lines one row spans: 1 plus the newlines in its values."""
-        joined = "concat_ws(chr(1), " + ", ".join(f"c{i}" for i in range(self.ncols)) + ")"
+        joined = "concat_ws(chr(1), " + ", ".join(self.columns) + ")"
         return f"(1 + length({joined}) - length(replace({joined}, chr(10), '')))"
 
 

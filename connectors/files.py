@@ -149,7 +149,7 @@ class _FileConnector(Connector):
         raise NotImplementedError
 
 
-def _no_rows(con: duckdb.DuckDBPyConnection, where: str = "true") -> bool:
+def _no_rows(con: duckdb.DuckDBPyConnection, where: str) -> bool:
     return con.execute(f"SELECT count(*) FROM t WHERE {where}").fetchall()[0][0] == 0
 
 
@@ -165,10 +165,10 @@ class CsvConnector(_FileConnector):
         mapping = self._mapping(headers)
         read = load_csv(con, path, len(headers), delim, skip, whole_file_columns(mapping))
         rejects = rejected_lines(con, path)
-        if _no_rows(con) and not rejects:
+        if not read.rows and not rejects:
             raise SourceDataError(f"{label} has a header line but no data lines",
                                   connector=self.name)
-        cols = [f"c{i}" for i in range(len(headers))]
+        cols = read.columns
         return mapping, Table(value_sql=cols, custom_sql=cols, record_sql="true",
                               bad_sql="NULL::VARCHAR", spans_sql="_span",
                               lines_path=path, label=label,

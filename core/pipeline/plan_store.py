@@ -41,6 +41,8 @@ _ROWS_SCHEMA = pa.schema([
 _CHUNKS_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("chunk_index", pa.int32()), ("endpoint", pa.string()),
     ("idempotency_key", pa.string()), ("n_rows", pa.int32())])
+#: Each table a plan is stored in, and its staging table (``store_plan(staged=True)``).
+STAGED = {"sync_rows": "sync_rows_staged", "sync_chunks": "sync_chunks_staged"}
 
 
 def request_bytes(endpoint: str, bodies: list[dict[str, Any]], row_refs: list[str], *,
@@ -72,8 +74,7 @@ class PlanStore:
         self.con, self.run_id, self.customer_id = con, run_id, customer_id
         #: staged: each batch committed into the staging tables (see ``publish_staged``)
         self.staged = staged
-        self.tables = ("sync_rows_staged", "sync_chunks_staged") if staged else \
-            ("sync_rows", "sync_chunks")
+        self.tables = tuple(STAGED.values()) if staged else tuple(STAGED)
         self.mode, self.on_duplicate, self.dry_run = mode, on_duplicate, dry_run
         self.batch_rows = batch_rows or STORE_BATCH_ROWS
         self.rows: list[dict[str, Any]] = []
@@ -156,8 +157,8 @@ def store_plan(con: Any, run_id: str, plans: Iterable[RowPlan], *, customer_id: 
     ``publish_staged`` to move in the plan's transaction."""
     if staged:
         with ledger.transaction(con):
-            con.execute("DELETE FROM sync_rows_staged")
-            con.execute("DELETE FROM sync_chunks_staged")
+            for staging in STAGED.values():
+                con.execute(f"DELETE FROM {staging}")
     store = PlanStore(con, run_id, customer_id=customer_id, mode=mode,
                       on_duplicate=on_duplicate, dry_run=dry_run, staged=staged)
     for p in plans:
@@ -170,10 +171,9 @@ def publish_staged(con: Any, run_id: str) -> None:
     transaction: the run's plan lands whole or not at all). One ``INSERT ... SELECT`` per
     table: DuckDB writes it out as it goes, where batch after batch in one transaction it
     held them in memory outside its cap."""
-    for table in ("sync_rows", "sync_chunks"):
-        con.execute(f"INSERT INTO {table} SELECT * FROM {table}_staged WHERE run_id = ?",
-                    [run_id])
-        con.execute(f"DELETE FROM {table}_staged WHERE run_id = ?", [run_id])
+    for table, staging in STAGED.items():
+        con.execute(f"INSERT INTO {table} SELECT * FROM {staging} WHERE run_id = ?", [run_id])
+        con.execute(f"DELETE FROM {staging} WHERE run_id = ?", [run_id])
 
 
 def store_carried(con: Any, run_id: str) -> None:

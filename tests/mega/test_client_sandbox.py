@@ -221,3 +221,23 @@ def test_webhook_management(client) -> None:
     assert client.list_webhooks() == []
     with pytest.raises(MegaNotFoundError):
         client.delete_webhook(hook["id"])
+
+
+def test_a_sent_chunk_is_freed_without_the_cycle_collector(client, sandbox) -> None:
+    """Each answer (and the chunk body its request holds) is freed once read, not left for
+    Python's cyclic collector: a long sync otherwise carries its sent bodies in memory."""
+    import gc
+
+    grant = sandbox.config.tokens[0]
+    chunks = make_chunks(_rows(40, "gc"), customer_id=grant.customer_id, size=10)
+    client.send_chunk(chunks[0])  # the connection is open before counting
+    gc.collect()
+    gc.disable()
+    try:
+        for chunk in chunks[1:]:
+            assert client.send_chunk(chunk)["summary"]["created"] == 10
+        list(client.list_leads(limit=5))  # reads too: 8 pages
+        alive = [o for o in gc.get_objects() if isinstance(o, (httpx.Response, httpx.Request))]
+    finally:
+        gc.enable()
+    assert alive == []

@@ -75,6 +75,11 @@ class Table:
     #: a row's values (``row_hash``, the same SQL over a batch), checked row by row.
     stream: Callable[[int], Iterator[pa.RecordBatch]] | None = None
     row_hash: str = ""
+    #: The FROM items the per-column SQL reads, aliased ``t`` (keeping ``t``'s ``rowid``):
+    #: ``rows_sql`` for every column, ``rule_rows_sql`` for those of ``whole_file_columns``.
+    #: JSON Lines parse each line once there (all keys, or only the rules' few).
+    rows_sql: str = "t"
+    rule_rows_sql: str = "t"
 
 
 def whole_file_columns(m: Mapping) -> tuple[int, ...]:
@@ -95,23 +100,24 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
     """
     id_sql = (f"nullif(trim({tab.value_sql[m.id_column]}), '')"
               if m.id_column is not None else None)
-    bad_parts = [f"SELECT rowid AS rid, {tab.bad_sql} AS reason, NULL AS keep FROM t "
-                 f"WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NOT NULL"]
+    bad_parts = [f"SELECT rowid AS rid, {tab.bad_sql} AS reason, NULL AS keep "
+                 f"FROM {tab.rule_rows_sql} WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NOT NULL"]
     if id_sql is not None:
         header = m.headers[m.id_column]
         bad_parts.append(
-            f"SELECT rowid, {_lit(f'empty id (column {header!r})')}, NULL FROM t "
+            f"SELECT rowid, {_lit(f'empty id (column {header!r})')}, NULL "
+            f"FROM {tab.rule_rows_sql} "
             f"WHERE {tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NULL")
         ok = f"{tab.record_sql} AND ({tab.bad_sql}) IS NULL AND {id_sql} IS NOT NULL"
-        rows, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT {id_sql}) FROM t WHERE {ok}").fetchall()[0]
+        rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT {id_sql}) "
+                                     f"FROM {tab.rule_rows_sql} WHERE {ok}").fetchall()[0]
         if rows != distinct:
             bad_parts.append(f"""
                 SELECT rid, 'duplicate id ' || to_json(id) || ': a later line has the same id and is kept',
                        first_rid FROM (
                   SELECT rowid AS rid, {id_sql} AS id, row_number() OVER w AS n,
                          first_value(rowid) OVER w AS first_rid
-                  FROM t WHERE {ok}
+                  FROM {tab.rule_rows_sql} WHERE {ok}
                   WINDOW w AS (PARTITION BY {id_sql} ORDER BY rowid DESC)) WHERE n > 1""")
     con.execute("CREATE OR REPLACE TEMP TABLE bad AS " + " UNION ALL ".join(bad_parts))
     bad_count = con.execute("SELECT count(*) FROM bad").fetchall()[0][0]
@@ -137,7 +143,8 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
             allowed, words = ENUMS[name]
             value = _enum("raw", allowed, words)
             con.execute(f"CREATE OR REPLACE TEMP TABLE _enum_{name} AS SELECT raw, {value} AS val "
-                        f"FROM (SELECT DISTINCT {expr} AS raw FROM t WHERE {tab.record_sql})")
+                        f"FROM (SELECT DISTINCT {expr} AS raw FROM {tab.rule_rows_sql} "
+                        f"WHERE {tab.record_sql})")
             joins.append(f"LEFT JOIN _enum_{name} ON _enum_{name}.raw = {expr}")
             key = m.headers[i].strip() or name
             while key.casefold() in {k.casefold() for k, _ in custom}:
@@ -161,7 +168,8 @@ def emit(con: duckdb.DuckDBPyConnection, m: Mapping, tab: Table, batch_size: int
         anti = "AND t.rowid NOT IN (SELECT rid FROM bad)" if bad_count else ""
         # no ORDER BY: nothing downstream depends on the order (ids are unique by now) and
         # sorting a million rows would cost more than reading them
-        sql = f"SELECT {', '.join(cols)} FROM t {' '.join(joins)} WHERE {tab.record_sql} {anti}"
+        sql = (f"SELECT {', '.join(cols)} FROM {tab.rows_sql} {' '.join(joins)} "
+               f"WHERE {tab.record_sql} {anti}")
         batches: Iterator[pa.RecordBatch] = con.sql(sql).to_arrow_reader(batch_size)
     else:  # a CSV file, read a second time
         sql = (f"SELECT {', '.join(cols)} FROM _lb_batch t {' '.join(joins)} "

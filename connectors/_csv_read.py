@@ -219,11 +219,16 @@ def stream_csv(con: duckdb.DuckDBPyConnection, read: CsvRead,
 
 
 def load_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """``t(j)``: one row per physical line (a blank line is NULL) of a JSON Lines file."""
+    """``t(j)``: one row per physical line (a blank line is NULL) of a JSON Lines file.
+
+    A line is a record here (no quoting), so ``has_long_line`` alone picks the line limit:
+    DuckDB's default, with its small read buffers, unless some line is near it.
+    """
+    limit = MAX_LINE_BYTES if has_long_line(path, FIRST_LINE_BYTES) else FIRST_LINE_BYTES
     con.execute(f"""
         CREATE TABLE t AS SELECT line AS j FROM read_csv({_lit(str(path))},
             columns={{'line': 'VARCHAR'}}, header=false, delim=chr(1), quote='', escape='',
-            auto_detect=false, store_rejects=true, max_line_size={MAX_LINE_BYTES},
+            auto_detect=false, store_rejects=true, max_line_size={limit},
             encoding='utf-8')""")
 
 

@@ -83,3 +83,66 @@ def test_any_mangled_jsonl_file_reads_or_fails_cleanly(tmp_path_factory, body):
     assert len(bad) == len(set(bad))
     assert all(1 <= int(b.removeprefix("line:")) <= len(lines) for b in bad)
     assert len(rows) <= sum(1 for line in lines if line.strip())
+
+
+_KEYS = ["x1", "a/b~c", "Ünï", "k with space", "it's", "~0"]
+_SCALARS = (st.none() | st.booleans() | st.integers(-10**6, 10**6)
+            | st.sampled_from([0.5, 3.25, -2.0])
+            | st.sampled_from(["", "a@b.co", " spaced@x.io ", 'q"uote', "ünï", "back\\slash"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.sampled_from(["n", "m/k"]), inner, max_size=2),
+                       max_leaves=6)
+
+
+def _same_field(got, value) -> bool:
+    """Whether a mapped field holds the JSON ``value``: a list's first element; a string as
+    is; anything else as its JSON text."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or isinstance(value, str):
+        return got == value
+    return got is not None and json.loads(got) == value
+
+
+@settings(max_examples=60, deadline=None)
+@given(objects=st.lists(st.dictionaries(st.sampled_from(["email", *_KEYS]), _VALUES),
+                        min_size=1, max_size=12),
+       broken=st.sets(st.integers(0, 12), max_size=3))
+def test_every_key_of_every_line_lands_in_its_own_field(tmp_path_factory, objects, broken):
+    """Each line is parsed once for all its keys: every key's value still lands in its own
+    field or custom field (keys with '/', '~', quotes, non-ASCII; lists, objects, nulls),
+    however many keys a line has or lacks; invalid and non-object lines are rejected."""
+    lines, expected, bad = [], {}, {}
+    for n, obj in enumerate(objects):
+        if n in broken:
+            lines.append('{"email": broken' if n % 2 else "[1, 2]")
+            bad[f"line:{len(lines)}"] = "invalid JSON" if n % 2 else "not a JSON object"
+        lines.append(json.dumps({"id": f"r{n}", **obj}))
+        expected[f"r{n}"] = obj
+    path = tmp_path_factory.mktemp("j") / "k.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows, conn = read(path, "jsonl", id_column="id")
+    assert {k: v.split(": ", 1)[1] for k, v in rejected(rows).items()} == bad
+    custom_keys = {h for h, target, _ in conn.header_mapping if target.startswith("custom")}
+    assert custom_keys == {k for obj in objects for k in obj} - {"email"}
+    got = by_id(good(rows))
+    assert set(got) == set(expected)
+    for rid, obj in expected.items():
+        assert _same_field(got[rid]["contact_email"], obj.get("email")), rid
+        assert {k: got[rid]["custom"].get(k) for k in custom_keys} == \
+            {k: obj.get(k) for k in custom_keys}, rid
+
+
+def test_a_line_over_duckdbs_default_limit_is_read_whole(tmp_path):
+    """Lines are read with DuckDB's default 2 MiB limit (small read buffers) unless the file
+    holds a longer one: a 3 MiB line among short ones is read whole, not rejected or lost."""
+    note = "n" * (3 << 20)
+    lines = [{"id": f"s{i}", "email": f"p{i}@example.com"} for i in range(2000)]
+    lines.insert(1500, {"id": "long", "email": "long@example.com", "note": note})
+    path = tmp_path / "long.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    rows, _ = read(path, "jsonl", id_column="id")
+    assert rejected(rows) == {}
+    got = by_id(rows)
+    assert len(got) == 2001 and got["long"]["custom"]["note"] == note
+    assert got["s1999"]["contact_email"] == "p1999@example.com"

@@ -36,27 +36,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from rss import peak_mb
+
 HERE = Path(__file__).resolve().parent
 KEY_GUARD = 50
-
-
-def _peak_mb() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec,
-    so a child would report the parent's peak (the parent generates the CSV)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_scan(path: str, threads: int) -> dict:
@@ -262,7 +251,7 @@ def child(name: str, path: str, threads: int) -> None:
         result = run_leadbridge(path, threads, "csv" if name == "leadbridge-csv" else "bench")
     else:
         result = CONTENDERS[name](path, threads)
-    result["peak_mb"] = _peak_mb()
+    result["peak_mb"] = peak_mb()
     print(json.dumps(result))
 
 

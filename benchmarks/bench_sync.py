@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import math
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate  # noqa: E402  (benchmarks/generate.py, the engine helper's generator)
+from rss import peak_mb, reset_peak  # noqa: E402
 
 
 #: The generator's stage values mapped onto the sandbox pipeline, as a job file would.
@@ -106,22 +106,6 @@ def naive_run(csv_path: Path, scale: float) -> dict[str, Any]:
         leads = len(box.leads(grant.customer_id))
     return {"requests": math.ceil(len(rows) / 500), "leads": leads, "failed_rows": failed,
             "seconds": round(time.perf_counter() - start, 2)}
-
-
-def _peak_mb(*, reset: bool = False) -> int | None:
-    """This process's peak RSS (VmHWM) in MB since start or the last reset; None off Linux.
-
-    ``reset`` starts a new peak (``/proc/self/clear_refs``), so each sync gets its own.
-    """
-    try:
-        status = Path("/proc/self/status").read_text()
-        peak = next(int(line.split()[1]) // 1024 for line in status.splitlines()
-                    if line.startswith("VmHWM:"))
-        if reset:
-            Path("/proc/self/clear_refs").write_text("5")
-        return peak
-    except (OSError, StopIteration, ValueError):
-        return None
 
 
 @contextlib.contextmanager
@@ -212,14 +196,15 @@ def main(argv: list[str] | None = None) -> int:
                      owners=cfg.owners, engine_options=ENGINE).summary
             t1 = time.perf_counter()
             attempts_first = client.stats.attempts
-            peak_first = _peak_mb(reset=True)
+            peak_first = round(peak_mb())
+            each_run = reset_peak()  # the re-run's own peak, not the first run's
             second = sync(make(), workspace=ws, client=client, stages=cfg.stages,
                           owners=cfg.owners, engine_options=ENGINE).summary
             t2 = time.perf_counter()
-            peak_rerun = _peak_mb()
+            peak_rerun = round(peak_mb()) if each_run else None
         leads = count_leads()
     # the kernel's peak restarts at the reset: the whole process's is the larger of the two
-    peak_mb = max(peak_first or 0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak = max(peak_first, peak_mb())
     floor = max(0, s["requests"] - 10) * 6.0 * args.time_scale
     result = {
         "rows": args.rows, "source": "csv" if use_csv else "arrow", "time_scale": args.time_scale,
@@ -232,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "first_run_seconds": round(t1 - t0, 2), "rate_limited_floor_seconds": round(floor, 2),
         "http_attempts_first_run": attempts_first,
         "rerun_seconds": round(t2 - t1, 2), "rerun_requests": second["requests"],
-        "peak_rss_mb": round(peak_mb), "peak_rss_mb_first_run": peak_first,
+        "peak_rss_mb": round(peak), "peak_rss_mb_first_run": peak_first,
         "peak_rss_mb_rerun": peak_rerun, "sandbox": "own process" if args.sandbox_process
         else "in process",
     }
@@ -243,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{result['first_run_seconds']} s (rate-limit floor {result['rate_limited_floor_seconds']} s)")
     print(f"re-run of unchanged input: {result['rerun_requests']} requests, "
           f"{result['rerun_seconds']} s")
-    print(f"peak RSS of this process: {peak_mb:,.0f} MB (sandbox {result['sandbox']}); "
-          f"first run {peak_first or '?'} MB, re-run {peak_rerun or '?'} MB")
+    print(f"peak RSS of this process: {peak:,.0f} MB (sandbox {result['sandbox']}); "
+          f"first run {peak_first} MB, re-run {peak_rerun or '?'} MB")
     print(json.dumps(result, default=str))
     return 0
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from floor_dedupe import connect, write_bodies
+from rss import peak_mb
 
 KEY_GUARD = 50
 
@@ -67,13 +68,6 @@ def components(email_ids: np.ndarray, phone_ids: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _hwm_mb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) // 1024
-    return 0
-
-
 def _ids(column: pa.ChunkedArray) -> np.ndarray:
     encoded = pc.dictionary_encode(column).combine_chunks()
     return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -94,7 +88,7 @@ def run_floor_arrow(path: str, out_dir: Path, threads: int,
     def step(name: str, since: float) -> float:
         now = time.perf_counter()
         steps[name] = round(now - since, 2)
-        steps[name + " hwm"] = _hwm_mb()
+        steps[name + " hwm"] = int(peak_mb())
         return now
 
     con = connect(threads, memory_limit, keep_order=True)

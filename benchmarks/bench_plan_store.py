@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rss import peak_mb
+
 BATCH_ROWS = 20_000
 MODES = ("one", "each", "staged")
 
@@ -36,8 +38,6 @@ def _rss_mb() -> int:
 
 def child(mode: str, rows: int, cap: str, path: Path) -> dict[str, object]:
     """Store ``rows`` plan-like rows ``mode``'s way; return its figures."""
-    import resource
-
     import duckdb
     import pyarrow as pa
 
@@ -81,7 +81,7 @@ def child(mode: str, rows: int, cap: str, path: Path) -> dict[str, object]:
     stored = con.execute("SELECT count(*) FROM sync_rows").fetchall()[0][0]
     con.close()
     return {"mode": mode, "seconds": round(time.perf_counter() - start, 1),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+            "peak_rss_mb": int(peak_mb()),
             "sampled_peak_mb": peak, "duckdb_mb_before_commit": int(duckdb_mb),
             "rows": stored}
 
